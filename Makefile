@@ -1,0 +1,45 @@
+# gosv build. `make run` boots the kernel under QEMU; `make test` runs the
+# unit tests and the boot tests. See README.md.
+
+GO        ?= go
+BUILD     := build
+KERNEL    := $(BUILD)/gosv.elf
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+# What `make run` boots with; override on the command line.
+MACHINE ?= microvm
+MEM     ?= 128
+SMP     ?= 1
+ACCEL   ?= auto
+CMDLINE ?=
+TIMEOUT ?= 120s
+
+.PHONY: all kernel run test unit boottest bench qemu clean vet fmt
+
+all: kernel
+
+kernel: $(KERNEL)
+
+# The kernel is rebuilt whenever Go sources change; go build's cache
+# makes an unchanged rebuild cheap.
+$(KERNEL): FORCE
+	$(GO) run ./cmd/buildkernel -o $(KERNEL) -version $(VERSION)
+
+FORCE:
+
+# qemu installs QEMU from Debian when it is missing.
+qemu:
+	@command -v qemu-system-x86_64 >/dev/null 2>&1 || scripts/install-qemu.sh
+
+run: kernel qemu
+	$(GO) run ./cmd/gosvrun -kernel $(KERNEL) -machine $(MACHINE) -m $(MEM) -smp $(SMP) -accel $(ACCEL) -timeout $(TIMEOUT) -append "$(CMDLINE)"
+
+test: kernel qemu vet
+	$(GO) test -timeout 30m ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null)" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+clean:
+	rm -rf $(BUILD)

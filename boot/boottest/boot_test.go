@@ -1,0 +1,89 @@
+package boottest
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"gosv/boot/qemu"
+	"gosv/kernel/selftest"
+)
+
+// TestSelftests runs the whole in-kernel suite on each machine type the
+// kernel must boot on, and checks every test reported ok.
+func TestSelftests(t *testing.T) {
+	for _, m := range []struct {
+		machine string
+		cpus    int
+	}{{"microvm", 1}, {"q35", 1}} {
+		t.Run(m.machine, func(t *testing.T) {
+			res := Boot(t, qemu.Config{Machine: m.machine, CPUs: m.cpus, MemoryMB: 128, Cmdline: "--test=all"})
+			for _, st := range selftest.Tests {
+				if !strings.Contains(res.Serial, "selftest: "+st.Name+": ok") {
+					t.Errorf("self-test %s did not pass", st.Name)
+				}
+			}
+			if !res.Exited || res.GuestStatus != 0 {
+				t.Errorf("guest status %d (exited via debug-exit: %v), want 0", res.GuestStatus, res.Exited)
+			}
+			if t.Failed() {
+				t.Logf("serial output:\n%s", res.Serial)
+			}
+		})
+	}
+}
+
+// TestBanner checks `make run`'s banner: version, hypervisor, CPUs,
+// memory, command line and boot time, then a clean power-off.
+func TestBanner(t *testing.T) {
+	res := Boot(t, qemu.Config{MemoryMB: 64, Cmdline: "--hostname=banner"})
+	for _, re := range []string{
+		`gosv \S+ on \S.*, 1 CPU\(s\), 6\d MiB memory`,
+		`command line: "--hostname=banner"`,
+		`boot time \d+\.\d+ ms`,
+		`no application configured; powering off`,
+	} {
+		if !regexp.MustCompile(re).MatchString(res.Serial) {
+			t.Errorf("serial output does not match %q", re)
+		}
+	}
+	if !res.Exited || res.GuestStatus != 0 {
+		t.Errorf("guest status %d, want 0", res.GuestStatus)
+	}
+	if t.Failed() {
+		t.Logf("serial output:\n%s", res.Serial)
+	}
+}
+
+// TestBadCommandLine: an unknown option is refused with a message naming
+// it, and the VM stops with the command-line status.
+func TestBadCommandLine(t *testing.T) {
+	res := Boot(t, qemu.Config{Cmdline: "--no-such-option"})
+	if !strings.Contains(res.Serial, `unknown option "--no-such-option"`) {
+		t.Errorf("no clear message for an unknown option:\n%s", res.Serial)
+	}
+	if res.GuestStatus != 0x72 {
+		t.Errorf("guest status %#x, want 0x72", res.GuestStatus)
+	}
+}
+
+// TestTooLittleMemory: a VM too small to run says how much it needs and
+// powers off instead of hanging.
+func TestTooLittleMemory(t *testing.T) {
+	res := Boot(t, qemu.Config{MemoryMB: 8})
+	if !strings.Contains(res.Serial, "not enough memory") || !strings.Contains(res.Serial, "MiB needed") {
+		t.Errorf("no clear out-of-memory message:\n%s", res.Serial)
+	}
+	if res.GuestStatus != 0x71 {
+		t.Errorf("guest status %#x, want 0x71", res.GuestStatus)
+	}
+}
+
+// TestProbe: --probe answers at once with status 0x5a (the runner's
+// accelerator probe relies on it).
+func TestProbe(t *testing.T) {
+	res := Boot(t, qemu.Config{Cmdline: "--probe"})
+	if res.GuestStatus != qemu.ProbeStatus {
+		t.Errorf("guest status %#x, want %#x", res.GuestStatus, qemu.ProbeStatus)
+	}
+}

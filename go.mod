@@ -1,0 +1,3 @@
+module gosv
+
+go 1.26

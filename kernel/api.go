@@ -1,0 +1,96 @@
+package kernel
+
+import (
+	"os"
+	"time"
+
+	"gosv/arch/amd64"
+)
+
+// What the rest of the kernel (ordinary Go code) may ask of the core.
+// Everything here is read-only after boot or takes the locks it needs.
+
+// Cmdline returns the kernel command line as the loader passed it.
+func Cmdline() string { return string(bootInfo.Cmdline()) }
+
+// BootProtocol names the protocol the kernel was booted with.
+func BootProtocol() string { return bootInfo.Protocol.String() }
+
+// ClockSource describes where monotonic time comes from.
+func ClockSource() string { return clock.source }
+
+// TSCHz is the calibrated TSC rate.
+func TSCHz() uint64 { return clock.tscHz }
+
+// SinceEntry is the time from the kernel's first instruction to now,
+// measured with the TSC.
+func SinceEntry() time.Duration {
+	ticks := amd64.RDTSC() - entryTSC
+	return time.Duration(ticks * 1000 / (clock.tscHz / 1000_000))
+}
+
+// MemorySize is the RAM the machine was given (from the memory map).
+func MemorySize() uint64 { return bootInfo.RAM() }
+
+// PowerOff stops the machine; under QEMU with isa-debug-exit the status
+// becomes QEMU's exit code. It goes through exit_group so the Go
+// runtime's threads stop the ordinary way.
+func PowerOff(status int) {
+	os.Exit(status)
+}
+
+// Reboot restarts the machine.
+func Reboot() {
+	reboot()
+}
+
+// Module returns boot module i (an initrd), or nil.
+func Module(i int) []byte {
+	if i < 0 || i >= bootInfo.NModules {
+		return nil
+	}
+	m := &bootInfo.Modules[i]
+	return (*[1 << 40]byte)(ptrAt(directBase + uintptr(m.Base)))[:m.Size:m.Size]
+}
+
+// Threads describes the kernel's threads for /os/threads.
+type ThreadInfo struct {
+	TID      int
+	CPU      int
+	State    string
+	Switches uint64
+	CPUTime  time.Duration
+}
+
+// Threads returns a snapshot of live threads.
+func Threads() []ThreadInfo {
+	var out []ThreadInfo
+	was := disableInterrupts()
+	var snap [maxThreads]thread
+	threadMu.lock()
+	for i := range threads {
+		snap[i].state = threads[i].state
+		snap[i].tid = threads[i].tid
+		snap[i].cpu = threads[i].cpu
+		snap[i].switches = threads[i].switches
+		snap[i].cpuNanos = threads[i].cpuNanos
+	}
+	threadMu.unlock()
+	restoreInterrupts(was)
+	names := [...]string{threadFree: "free", threadRunnable: "runnable", threadRunning: "running", threadBlocked: "waiting", threadIdle: "idle"}
+	for i := range snap {
+		t := &snap[i]
+		if t.state == threadFree || t.state == threadIdle {
+			continue
+		}
+		out = append(out, ThreadInfo{TID: int(t.tid), CPU: int(t.cpu), State: names[t.state], Switches: t.switches, CPUTime: time.Duration(t.cpuNanos)})
+	}
+	return out
+}
+
+// SetHostname changes the name uname reports.
+func SetHostname(name string) {
+	was := disableInterrupts()
+	setHostname(name)
+	restoreInterrupts(was)
+}

@@ -1,0 +1,165 @@
+package kernel
+
+// File descriptors of the single process. For the kernel's own Go
+// runtime only a few kinds exist: the console (fds 0-2), eventfds and
+// epoll instances (the runtime's netpoller). The VFS adds files.
+
+type fdKind uint8
+
+const (
+	fdFree fdKind = iota
+	fdConsole
+	fdEventfd
+	fdEpoll
+)
+
+const (
+	maxFDs        = 256
+	maxEpolls     = 16
+	maxEpollItems = 64
+
+	oNonblock = 0x800
+	oCloexec  = 0x80000
+
+	epollIn  = 0x1
+	epollOut = 0x4
+	epollErr = 0x8
+	epollHup = 0x10
+	epollET  = 1 << 31
+
+	epollCtlAdd = 1
+	epollCtlDel = 2
+	epollCtlMod = 3
+)
+
+type fdEntry struct {
+	kind    fdKind
+	flags   uint32 // O_NONBLOCK etc.
+	cloexec bool
+	counter uint64 // eventfd
+	epoll   int32  // index into epolls
+}
+
+type epollItem struct {
+	fd     int32
+	events uint32
+	data   uint64
+}
+
+type epollSet struct {
+	used  bool
+	items [maxEpollItems]epollItem
+	n     int
+}
+
+var (
+	fdLock spinLock
+	fds    [maxFDs]fdEntry
+	epolls [maxEpolls]epollSet
+)
+
+func initFDs() {
+	for i := 0; i < 3; i++ {
+		fds[i] = fdEntry{kind: fdConsole}
+	}
+}
+
+// allocFD returns the lowest free descriptor, or -1.
+func allocFD(kind fdKind) int {
+	for i := range fds {
+		if fds[i].kind == fdFree {
+			fds[i] = fdEntry{kind: kind}
+			return i
+		}
+	}
+	return -1
+}
+
+func getFD(fd int64) (*fdEntry, bool) {
+	if fd < 0 || fd >= maxFDs || fds[fd].kind == fdFree {
+		return nil, false
+	}
+	return &fds[fd], true
+}
+
+func closeFD(fd int64) errno {
+	e, ok := getFD(fd)
+	if !ok {
+		return EBADF
+	}
+	if e.kind == fdEpoll {
+		epolls[e.epoll].used = false
+	}
+	// Drop the fd from every epoll watching it, as Linux does when the
+	// last reference goes.
+	for i := range epolls {
+		ep := &epolls[i]
+		for j := 0; j < ep.n; j++ {
+			if ep.items[j].fd == int32(fd) {
+				ep.items[j] = ep.items[ep.n-1]
+				ep.n--
+				j--
+			}
+		}
+	}
+	*e = fdEntry{}
+	return 0
+}
+
+// readiness returns the epoll events fd is ready for.
+func readiness(fd int32) uint32 {
+	e, ok := getFD(int64(fd))
+	if !ok {
+		return epollHup
+	}
+	switch e.kind {
+	case fdEventfd:
+		r := uint32(epollOut)
+		if e.counter > 0 {
+			r |= epollIn
+		}
+		return r
+	case fdConsole:
+		return epollOut
+	}
+	return 0
+}
+
+// epollCollect writes up to max ready events to the user array at buf.
+func epollCollect(ep *epollSet, buf uintptr, max int) int {
+	n := 0
+	for j := 0; j < ep.n && n < max; j++ {
+		it := &ep.items[j]
+		ready := readiness(it.fd) & (it.events | epollErr | epollHup)
+		if ready == 0 {
+			continue
+		}
+		// struct epoll_event is packed on x86-64: u32 events, u64 data.
+		p := buf + uintptr(n)*12
+		*(*uint32)(ptrAt(p)) = ready
+		*(*uint64)(ptrAt(p + 4)) = it.data
+		n++
+	}
+	return n
+}
+
+// notifyFD wakes epoll waiters that watch fd, so they look again.
+func notifyFD(fd int32) {
+	for i := range threads {
+		t := &threads[i]
+		if t.state != threadBlocked || t.wait != waitEpoll {
+			continue
+		}
+		e, ok := getFD(int64(t.epollFD))
+		if !ok || e.kind != fdEpoll {
+			continue
+		}
+		ep := &epolls[e.epoll]
+		for j := 0; j < ep.n; j++ {
+			if ep.items[j].fd == fd {
+				wakeRestart(int32(i))
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package kernel
+
+import "unsafe"
+
+// Signals, as far as the Go runtime and Linux programs need them:
+// per-process actions, per-thread masks and alternate stacks, delivery
+// of tgkill'd signals (SIGURG drives Go's asynchronous preemption) and
+// of CPU exceptions (a nil dereference becomes SIGSEGV, which Go turns
+// into a panic), and rt_sigreturn.
+
+const (
+	sigHUP  = 1
+	sigINT  = 2
+	sigQUIT = 3
+	sigILL  = 4
+	sigTRAP = 5
+	sigABRT = 6
+	sigBUS  = 7
+	sigFPE  = 8
+	sigKILL = 9
+	sigSEGV = 11
+	sigPIPE = 13
+	sigTERM = 15
+	sigCHLD = 17
+	sigSTOP = 19
+	sigURG  = 23
+	numSig  = 64
+
+	saSigInfo  = 0x4
+	saOnStack  = 0x08000000
+	saRestorer = 0x04000000
+	saNoDefer  = 0x40000000
+	saResetHand = 0x80000000
+
+	sigDefault = 0
+	sigIgnore  = 1
+
+	ssOnStack = 1
+	ssDisable = 2
+
+	siTKill     = -6
+	segvMapErr  = 1
+	segvAccErr  = 2
+	sigBlock    = 0
+	sigUnblock  = 1
+	sigSetMask  = 2
+)
+
+// sigAction is the kernel's struct sigaction for x86-64.
+type sigAction struct {
+	handler  uintptr
+	flags    uint64
+	restorer uintptr
+	mask     uint64
+}
+
+type sigAltStack struct {
+	sp    uintptr
+	flags int32
+	_     int32
+	size  uintptr
+}
+
+var (
+	sigActions [numSig + 1]sigAction
+	sigLock    spinLock
+)
+
+// Linux's signal frame (arch/x86/include/asm/sigframe.h, struct
+// rt_sigframe): return address, ucontext, siginfo; the FXSAVE area sits
+// above it, 64-byte aligned.
+const (
+	ucFlags     = 0
+	ucLink      = 8
+	ucStack     = 16
+	ucMcontext  = 40
+	mcFPState   = 24 * 8 // fpstate pointer within sigcontext
+	ucSigmask   = 40 + 256
+	ucSize      = ucSigmask + 8
+	siginfoSize = 128
+	frameSize   = 8 + ucSize + siginfoSize
+	redZone     = 128
+)
+
+// sigcontext register order (struct sigcontext_64).
+func frameToMcontext(f *Frame, mc *[32]uint64, cr2 uint64) {
+	*mc = [32]uint64{
+		f.R8, f.R9, f.R10, f.R11, f.R12, f.R13, f.R14, f.R15,
+		f.RDI, f.RSI, f.RBP, f.RBX, f.RDX, f.RAX, f.RCX, f.RSP,
+		f.RIP, f.RFLAGS,
+		selCode, // cs, gs, fs, ss packed as u16s
+		0, f.Vector, 0, cr2,
+	}
+}
+
+func mcontextToFrame(mc *[32]uint64, f *Frame) {
+	f.R8, f.R9, f.R10, f.R11, f.R12, f.R13, f.R14, f.R15 = mc[0], mc[1], mc[2], mc[3], mc[4], mc[5], mc[6], mc[7]
+	f.RDI, f.RSI, f.RBP, f.RBX, f.RDX, f.RAX, f.RCX, f.RSP = mc[8], mc[9], mc[10], mc[11], mc[12], mc[13], mc[14], mc[15]
+	f.RIP = mc[16]
+	// Only the arithmetic flags and DF may change; keep IF on.
+	const userFlags = 0x8d5 | 1<<10 | 1<<8 | 1<<18
+	f.RFLAGS = f.RFLAGS&^userFlags | mc[17]&userFlags | 1<<9
+}
+
+// deliverPending delivers the lowest pending unblocked signal to t,
+// whose registers are in ctx.
+func deliverPending(t *thread, ctx *Context) {
+	ready := t.sigPending &^ t.sigMask
+	for sig := 1; sig <= numSig; sig++ {
+		bit := uint64(1) << (sig - 1)
+		if ready&bit == 0 {
+			continue
+		}
+		t.sigPending &^= bit
+		act := sigActions[sig]
+		switch act.handler {
+		case sigIgnore:
+			continue
+		case sigDefault:
+			if sig == sigURG || sig == sigCHLD {
+				continue // default action: ignore
+			}
+			killedBySignal(t, ctx, sig)
+			return
+		}
+		if !pushSignalFrame(t, ctx, sig, &act, siTKill, 0) {
+			killedBySignal(t, ctx, sigSEGV)
+		}
+		return
+	}
+}
+
+// deliverFault delivers a synchronous signal for a CPU exception. It
+// reports false when the thread has no handler (or the signal is
+// blocked), so the caller reports the crash.
+func deliverFault(t *thread, ctx *Context, sig int, addr uintptr) bool {
+	act := sigActions[sig]
+	if act.handler == sigDefault || act.handler == sigIgnore || t.sigMask&(1<<(sig-1)) != 0 {
+		return false
+	}
+	code := int32(segvMapErr)
+	if ctx.Frame.ErrorCode&pfPresent != 0 {
+		code = segvAccErr
+	}
+	return pushSignalFrame(t, ctx, sig, &act, code, addr)
+}
+
+// pushSignalFrame builds the rt_sigframe for sig on t's stack (or its
+// alternate stack) and redirects ctx to the handler.
+func pushSignalFrame(t *thread, ctx *Context, sig int, act *sigAction, code int32, addr uintptr) bool {
+	f := &ctx.Frame
+	sp := uintptr(f.RSP)
+	onAlt := t.altStack.flags&ssDisable == 0 && t.altStack.size != 0 &&
+		sp > t.altStack.sp && sp <= t.altStack.sp+t.altStack.size
+	if act.flags&saOnStack != 0 && t.altStack.flags&ssDisable == 0 && t.altStack.size != 0 && !onAlt {
+		sp = t.altStack.sp + t.altStack.size
+	} else {
+		sp -= redZone
+	}
+	fx := (sp - 512) &^ 63
+	frame := ((fx - frameSize) &^ 15) - 8 // as if called: (RSP+8) % 16 == 0
+	if !space.access(frame, sp-frame, true) {
+		return false
+	}
+	*(*[512]byte)(ptrAt(fx)) = ctx.FX
+	base := (*[frameSize]byte)(ptrAt(frame))
+	clear(base[:])
+	*(*uintptr)(ptrAt(frame)) = act.restorer
+	uc := frame + 8
+	*(*uintptr)(ptrAt(uc + ucStack)) = t.altStack.sp
+	*(*int32)(ptrAt(uc + ucStack + 8)) = t.altStack.flags
+	*(*uintptr)(ptrAt(uc + ucStack + 16)) = t.altStack.size
+	mc := (*[32]uint64)(ptrAt(uc + ucMcontext))
+	frameToMcontext(f, mc, uint64(addr))
+	mc[24] = uint64(fx)
+	*(*uint64)(ptrAt(uc + ucSigmask)) = t.sigMask
+	info := uc + ucSize
+	*(*int32)(ptrAt(info)) = int32(sig)
+	*(*int32)(ptrAt(info + 8)) = code
+	if code == siTKill {
+		*(*int32)(ptrAt(info + 16)) = 1 // si_pid
+	} else {
+		*(*uintptr)(ptrAt(info + 16)) = addr // si_addr
+	}
+
+	f.RSP = uint64(frame)
+	f.RIP = uint64(act.handler)
+	f.RDI = uint64(sig)
+	f.RSI = uint64(info)
+	f.RDX = uint64(uc)
+	f.RAX = 0
+	f.RFLAGS &^= 1<<10 | 1<<8 // DF, TF
+	t.sigMask |= act.mask
+	if act.flags&saNoDefer == 0 {
+		t.sigMask |= 1 << (sig - 1)
+	}
+	if act.flags&saResetHand != 0 {
+		sigActions[sig].handler = sigDefault
+	}
+	return true
+}
+
+// sigreturn restores the context saved by pushSignalFrame. RSP points
+// just past the return address the handler's RET consumed.
+func sigreturn(t *thread, ctx *Context) bool {
+	uc := uintptr(ctx.Frame.RSP)
+	if !space.access(uc, ucSize, false) {
+		return false
+	}
+	mc := (*[32]uint64)(ptrAt(uc + ucMcontext))
+	fs := ctx.Frame.FSBase
+	mcontextToFrame(mc, &ctx.Frame)
+	ctx.Frame.FSBase = fs
+	if fx := uintptr(mc[24]); fx != 0 && space.access(fx, 512, false) {
+		ctx.FX = *(*[512]byte)(ptrAt(fx))
+		// A corrupt MXCSR would make FXRSTOR fault in the kernel.
+		*(*uint32)(unsafe.Pointer(&ctx.FX[24])) &= 0xffff
+	}
+	t.sigMask = *(*uint64)(ptrAt(uc + ucSigmask)) &^ (1<<(sigKILL-1) | 1<<(sigSTOP-1))
+	return true
+}
+
+// killedBySignal ends the program the way Linux reports a fatal signal.
+func killedBySignal(t *thread, ctx *Context, sig int) {
+	l := line{}
+	l.s("gosv: thread ").d(int64(t.tid)).s(" killed by signal ").u(uint64(sig)).print()
+	fatal(ctx, "fatal signal")
+}

@@ -1,0 +1,298 @@
+package kernel
+
+// File-descriptor system calls for the kinds of fd core code knows.
+
+const (
+	fGetFD = 1
+	fSetFD = 2
+	fGetFL = 3
+	fSetFL = 4
+	fdCloexec = 1
+	oRDWR    = 2
+)
+
+func sysRead(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	fdLock.lock()
+	defer fdLock.unlock()
+	e, ok := getFD(int64(f.RDI))
+	if !ok {
+		return errnoResult(EBADF)
+	}
+	buf, n := uintptr(f.RSI), uintptr(f.RDX)
+	switch e.kind {
+	case fdConsole:
+		return 0 // no console input yet: end of file
+	case fdEventfd:
+		if n < 8 {
+			return errnoResult(EINVAL)
+		}
+		if e.counter == 0 {
+			return errnoResult(EAGAIN)
+		}
+		if !space.access(buf, 8, true) {
+			return errnoResult(EFAULT)
+		}
+		*(*uint64)(ptrAt(buf)) = e.counter
+		e.counter = 0
+		return 8
+	}
+	return errnoResult(EINVAL)
+}
+
+func sysWrite(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	return writeFD(int64(f.RDI), uintptr(f.RSI), uintptr(f.RDX))
+}
+
+func writeFD(fd int64, buf, n uintptr) int64 {
+	fdLock.lock()
+	e, ok := getFD(fd)
+	if !ok {
+		fdLock.unlock()
+		return errnoResult(EBADF)
+	}
+	kind := e.kind
+	switch kind {
+	case fdConsole:
+		fdLock.unlock()
+		if !space.access(buf, n, false) {
+			return errnoResult(EFAULT)
+		}
+		consoleWrite(userBytes(buf, n))
+		return int64(n)
+	case fdEventfd:
+		defer fdLock.unlock()
+		if n < 8 {
+			return errnoResult(EINVAL)
+		}
+		if !space.access(buf, 8, false) {
+			return errnoResult(EFAULT)
+		}
+		v := *(*uint64)(ptrAt(buf))
+		if v == ^uint64(0) {
+			return errnoResult(EINVAL)
+		}
+		if e.counter+v < e.counter || e.counter+v == ^uint64(0) {
+			return errnoResult(EAGAIN)
+		}
+		e.counter += v
+		notifyFD(int32(fd))
+		return 8
+	}
+	fdLock.unlock()
+	return errnoResult(EINVAL)
+}
+
+// userBytes views n bytes of user memory already checked by access.
+func userBytes(addr, n uintptr) []byte {
+	if n == 0 {
+		return nil
+	}
+	return (*[1 << 30]byte)(ptrAt(addr))[:n:n]
+}
+
+func sysWritev(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	iov, cnt := uintptr(f.RSI), int(f.RDX)
+	if cnt < 0 || cnt > 1024 {
+		return errnoResult(EINVAL)
+	}
+	if !space.access(iov, uintptr(cnt)*16, false) {
+		return errnoResult(EFAULT)
+	}
+	var total int64
+	for k := 0; k < cnt; k++ {
+		base := *(*uintptr)(ptrAt(iov + uintptr(k)*16))
+		n := *(*uintptr)(ptrAt(iov + uintptr(k)*16 + 8))
+		if n == 0 {
+			continue
+		}
+		r := writeFD(int64(f.RDI), base, n)
+		if r < 0 {
+			if total > 0 {
+				return total
+			}
+			return r
+		}
+		total += r
+	}
+	return total
+}
+
+// sysOpen and sysOpenat: core code has no filesystem; the runtime's
+// probes (transparent hugepage size, cgroup files) get ENOENT, which it
+// handles.
+func sysOpen(c *cpuLocal, t *thread, i int32, f *Frame) int64   { return errnoResult(ENOENT) }
+func sysOpenat(c *cpuLocal, t *thread, i int32, f *Frame) int64 { return errnoResult(ENOENT) }
+
+func sysClose(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	fdLock.lock()
+	defer fdLock.unlock()
+	return errnoResult(closeFD(int64(f.RDI)))
+}
+
+func sysIoctl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	fdLock.lock()
+	defer fdLock.unlock()
+	if _, ok := getFD(int64(f.RDI)); !ok {
+		return errnoResult(EBADF)
+	}
+	return errnoResult(ENOTTY)
+}
+
+func sysFcntl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	fdLock.lock()
+	defer fdLock.unlock()
+	e, ok := getFD(int64(f.RDI))
+	if !ok {
+		return errnoResult(EBADF)
+	}
+	switch f.RSI {
+	case fGetFD:
+		if e.cloexec {
+			return fdCloexec
+		}
+		return 0
+	case fSetFD:
+		e.cloexec = f.RDX&fdCloexec != 0
+		return 0
+	case fGetFL:
+		return int64(e.flags | oRDWR)
+	case fSetFL:
+		e.flags = uint32(f.RDX) & oNonblock
+		return 0
+	}
+	return errnoResult(EINVAL)
+}
+
+func sysEventfd2(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	fdLock.lock()
+	defer fdLock.unlock()
+	fd := allocFD(fdEventfd)
+	if fd < 0 {
+		return errnoResult(EMFILE)
+	}
+	fds[fd].counter = uint64(uint32(f.RDI))
+	fds[fd].flags = uint32(f.RSI) & oNonblock
+	fds[fd].cloexec = f.RSI&oCloexec != 0
+	return int64(fd)
+}
+
+func sysEpollCreate1(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	fdLock.lock()
+	defer fdLock.unlock()
+	set := -1
+	for k := range epolls {
+		if !epolls[k].used {
+			set = k
+			break
+		}
+	}
+	if set < 0 {
+		return errnoResult(EMFILE)
+	}
+	fd := allocFD(fdEpoll)
+	if fd < 0 {
+		return errnoResult(EMFILE)
+	}
+	epolls[set] = epollSet{used: true}
+	fds[fd].epoll = int32(set)
+	fds[fd].cloexec = f.RDI&oCloexec != 0
+	return int64(fd)
+}
+
+func sysEpollCtl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	fdLock.lock()
+	defer fdLock.unlock()
+	e, ok := getFD(int64(f.RDI))
+	if !ok {
+		return errnoResult(EBADF)
+	}
+	if e.kind != fdEpoll {
+		return errnoResult(EINVAL)
+	}
+	target := int32(f.RDX)
+	if _, ok := getFD(int64(target)); !ok {
+		return errnoResult(EBADF)
+	}
+	ep := &epolls[e.epoll]
+	idx := -1
+	for k := 0; k < ep.n; k++ {
+		if ep.items[k].fd == target {
+			idx = k
+		}
+	}
+	op := f.RSI
+	var events uint32
+	var data uint64
+	if op != epollCtlDel {
+		ev := uintptr(f.R10)
+		if !space.access(ev, 12, false) {
+			return errnoResult(EFAULT)
+		}
+		events = *(*uint32)(ptrAt(ev))
+		data = *(*uint64)(ptrAt(ev + 4))
+	}
+	switch op {
+	case epollCtlAdd:
+		if idx >= 0 {
+			return errnoResult(EEXIST)
+		}
+		if ep.n == maxEpollItems {
+			return errnoResult(ENOSPC)
+		}
+		ep.items[ep.n] = epollItem{target, events, data}
+		ep.n++
+	case epollCtlMod:
+		if idx < 0 {
+			return errnoResult(ENOENT)
+		}
+		ep.items[idx] = epollItem{target, events, data}
+	case epollCtlDel:
+		if idx < 0 {
+			return errnoResult(ENOENT)
+		}
+		ep.items[idx] = ep.items[ep.n-1]
+		ep.n--
+	default:
+		return errnoResult(EINVAL)
+	}
+	return 0
+}
+
+func sysEpollWait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	return epollWait(c, t, i, f)
+}
+
+func sysEpollPwait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	// The signal mask argument (R8) is applied for the duration of the
+	// wait on Linux; the runtime passes none.
+	return epollWait(c, t, i, f)
+}
+
+func epollWait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	fdLock.lock()
+	defer fdLock.unlock()
+	e, ok := getFD(int64(f.RDI))
+	if !ok {
+		return errnoResult(EBADF)
+	}
+	if e.kind != fdEpoll {
+		return errnoResult(EINVAL)
+	}
+	buf, max, timeout := uintptr(f.RSI), int(int32(f.RDX)), int64(int32(f.R10))
+	if max <= 0 || max > 1<<16 {
+		return errnoResult(EINVAL)
+	}
+	if !space.access(buf, uintptr(max)*12, true) {
+		return errnoResult(EFAULT)
+	}
+	if n := epollCollect(&epolls[e.epoll], buf, max); n > 0 || timeout == 0 {
+		return int64(n)
+	}
+	var deadline int64
+	if timeout > 0 {
+		deadline = nanotime() + timeout*1e6
+	}
+	t.epollFD = int32(f.RDI)
+	c.sched.block(i, f, waitEpoll, deadline, 0, 0)
+	return sysBlocked
+}

@@ -1,0 +1,126 @@
+package kernel
+
+// Time system calls.
+
+const (
+	clockRealtime         = 0
+	clockMonotonic        = 1
+	clockProcessCPUTime   = 2
+	clockThreadCPUTime    = 3
+	clockMonotonicRaw     = 4
+	clockRealtimeCoarse   = 5
+	clockMonotonicCoarse  = 6
+	clockBoottime         = 7
+	timerAbstime          = 1
+)
+
+func readTimespec(addr uintptr) (int64, errno) {
+	if !space.access(addr, 16, false) {
+		return 0, EFAULT
+	}
+	sec := *(*int64)(ptrAt(addr))
+	nsec := *(*int64)(ptrAt(addr + 8))
+	if sec < 0 || nsec < 0 || nsec >= 1e9 {
+		return 0, EINVAL
+	}
+	if sec > 1<<33 {
+		sec = 1 << 33 // centuries: as good as forever, and no overflow
+	}
+	return sec*1e9 + nsec, 0
+}
+
+func writeTimespec(addr uintptr, ns int64) errno {
+	if !space.access(addr, 16, true) {
+		return EFAULT
+	}
+	*(*int64)(ptrAt(addr)) = ns / 1e9
+	*(*int64)(ptrAt(addr + 8)) = ns % 1e9
+	return 0
+}
+
+func clockNow(id uint64, t *thread) (int64, bool) {
+	switch id {
+	case clockRealtime, clockRealtimeCoarse:
+		return walltime(), true
+	case clockMonotonic, clockMonotonicRaw, clockMonotonicCoarse, clockBoottime:
+		return nanotime(), true
+	case clockProcessCPUTime:
+		return nanotime(), true
+	case clockThreadCPUTime:
+		return t.cpuNanos + nanotime() - t.lastRun, true
+	}
+	return 0, false
+}
+
+func sysClockGettime(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	now, ok := clockNow(f.RDI, t)
+	if !ok {
+		return errnoResult(EINVAL)
+	}
+	return errnoResult(writeTimespec(uintptr(f.RSI), now))
+}
+
+func sysClockGetres(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if _, ok := clockNow(f.RDI, t); !ok {
+		return errnoResult(EINVAL)
+	}
+	if f.RSI == 0 {
+		return 0
+	}
+	return errnoResult(writeTimespec(uintptr(f.RSI), 1))
+}
+
+func sysGettimeofday(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if tv := uintptr(f.RDI); tv != 0 {
+		if !space.access(tv, 16, true) {
+			return errnoResult(EFAULT)
+		}
+		now := walltime()
+		*(*int64)(ptrAt(tv)) = now / 1e9
+		*(*int64)(ptrAt(tv + 8)) = now % 1e9 / 1000
+	}
+	return 0
+}
+
+func sysTime(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	now := walltime() / 1e9
+	if p := uintptr(f.RDI); p != 0 {
+		if !space.access(p, 8, true) {
+			return errnoResult(EFAULT)
+		}
+		*(*int64)(ptrAt(p)) = now
+	}
+	return now
+}
+
+func sysNanosleep(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	d, err := readTimespec(uintptr(f.RDI))
+	if err != 0 {
+		return errnoResult(err)
+	}
+	return sleepUntil(c, i, f, nanotime()+d)
+}
+
+func sysClockNanosleep(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	d, err := readTimespec(uintptr(f.RDX))
+	if err != 0 {
+		return errnoResult(err)
+	}
+	now, ok := clockNow(f.RDI, t)
+	if !ok {
+		return errnoResult(EINVAL)
+	}
+	deadline := nanotime() + d
+	if f.RSI&timerAbstime != 0 {
+		deadline = nanotime() + (d - now)
+	}
+	return sleepUntil(c, i, f, deadline)
+}
+
+func sleepUntil(c *cpuLocal, i int32, f *Frame, deadline int64) int64 {
+	if deadline <= nanotime() {
+		return 0
+	}
+	c.sched.block(i, f, waitSleep, deadline, 0, 0)
+	return sysBlocked
+}

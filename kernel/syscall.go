@@ -1,0 +1,117 @@
+package kernel
+
+// The system-call table: one literal table from number to name and
+// handler, shared by the kernel's Go runtime and the application. Calls
+// that are not in it return ENOSYS and are logged once by name.
+
+// sysBlocked is returned by a handler that parked the calling thread;
+// the result is filled in when it is woken.
+const sysBlocked = -1 << 62
+
+// syscallHandler serves one call. f holds the caller's registers: the
+// arguments are RDI, RSI, RDX, R10, R8, R9. It returns the result (a
+// negative errno on failure) or sysBlocked.
+type syscallHandler func(c *cpuLocal, t *thread, i int32, f *Frame) int64
+
+type syscallEntry struct {
+	name string
+	fn   syscallHandler
+}
+
+// syscallNames lists calls gosv knows by name but does not implement, so
+// the ENOSYS log line can name them.
+var syscallTable = [...]syscallEntry{
+	0:   {"read", sysRead},
+	1:   {"write", sysWrite},
+	2:   {"open", sysOpen},
+	3:   {"close", sysClose},
+	9:   {"mmap", sysMmap},
+	10:  {"mprotect", sysMprotect},
+	11:  {"munmap", sysMunmap},
+	12:  {"brk", sysBrk},
+	13:  {"rt_sigaction", sysRtSigaction},
+	14:  {"rt_sigprocmask", sysRtSigprocmask},
+	15:  {"rt_sigreturn", sysRtSigreturn},
+	16:  {"ioctl", sysIoctl},
+	20:  {"writev", sysWritev},
+	24:  {"sched_yield", sysSchedYield},
+	28:  {"madvise", sysMadvise},
+	35:  {"nanosleep", sysNanosleep},
+	39:  {"getpid", sysGetpid},
+	56:  {"clone", sysClone},
+	57:  {"fork", nil},
+	58:  {"vfork", nil},
+	59:  {"execve", nil},
+	60:  {"exit", sysExit},
+	62:  {"kill", sysKill},
+	63:  {"uname", sysUname},
+	72:  {"fcntl", sysFcntl},
+	96:  {"gettimeofday", sysGettimeofday},
+	97:  {"getrlimit", sysGetrlimit},
+	102: {"getuid", sysZero},
+	104: {"getgid", sysZero},
+	107: {"geteuid", sysZero},
+	108: {"getegid", sysZero},
+	110: {"getppid", sysZero},
+	131: {"sigaltstack", sysSigaltstack},
+	157: {"prctl", sysPrctl},
+	158: {"arch_prctl", sysArchPrctl},
+	186: {"gettid", sysGettid},
+	200: {"tkill", sysTkill},
+	201: {"time", sysTime},
+	202: {"futex", sysFutex},
+	203: {"sched_setaffinity", sysZero},
+	204: {"sched_getaffinity", sysSchedGetaffinity},
+	218: {"set_tid_address", sysSetTidAddress},
+	228: {"clock_gettime", sysClockGettime},
+	229: {"clock_getres", sysClockGetres},
+	230: {"clock_nanosleep", sysClockNanosleep},
+	231: {"exit_group", sysExitGroup},
+	232: {"epoll_wait", sysEpollWait},
+	233: {"epoll_ctl", sysEpollCtl},
+	234: {"tgkill", sysTgkill},
+	257: {"openat", sysOpenat},
+	273: {"set_robust_list", sysZero},
+	281: {"epoll_pwait", sysEpollPwait},
+	290: {"eventfd2", sysEventfd2},
+	291: {"epoll_create1", sysEpollCreate1},
+	302: {"prlimit64", sysPrlimit64},
+	318: {"getrandom", sysGetrandom},
+	334: {"rseq", nil},
+	435: {"clone3", nil},
+}
+
+// enosysLogged records which unknown calls were already reported.
+var enosysLogged [8]uint64
+
+func doSyscall(c *cpuLocal, t *thread, f *Frame) {
+	nr := f.RAX
+	t.syscallNr = nr
+	var e *syscallEntry
+	if nr < uint64(len(syscallTable)) {
+		e = &syscallTable[nr]
+	}
+	if e == nil || e.fn == nil {
+		if nr < 512 && enosysLogged[nr/64]&(1<<(nr%64)) == 0 {
+			enosysLogged[nr/64] |= 1 << (nr % 64)
+			l := line{}
+			l.s("gosv: unimplemented system call ").u(nr)
+			if e != nil && e.name != "" {
+				l.s(" (").s(e.name).s(")")
+			}
+			l.s(": ENOSYS").print()
+		}
+		f.RAX = uint64(errnoResult(ENOSYS))
+		return
+	}
+	r := e.fn(c, t, c.sched.current, f)
+	if r != sysBlocked {
+		f.RAX = uint64(r)
+	}
+}
+
+// syscallTableReady reports whether the table was laid out by the linker
+// (it must be: the runtime makes system calls before package init).
+func syscallTableReady() bool { return syscallTable[1].fn != nil }
+
+func errnoResult(e errno) int64 { return -int64(e) }

@@ -1,0 +1,198 @@
+#include "textflag.h"
+#include "layout_amd64.h"
+
+// Trap and system-call entry. Every way into the kernel from a running
+// thread builds the same Context on a kernel stack:
+//
+//   SP+0    512-byte FXSAVE area (x87/SSE state of the interrupted code)
+//   SP+512  padding
+//   SP+520  Frame: FSBase, R15 .. RAX, Vector, ErrorCode, RIP, CS, RFLAGS, RSP, SS
+//
+// then calls trap(ctx) with the kernel's FS (for the Go ABI wrapper) and
+// returns through the same Context with IRETQ. The Go side may overwrite
+// the Context with another thread's to switch threads; see sched.go.
+//
+// Stacks: syscalls switch to the per-CPU syscall stack (never touching the
+// caller's stack, which may hold a red zone); interrupts and exceptions use
+// IST stacks set in the TSS (kernel and apps share ring 0, so without IST
+// the CPU would push onto the interrupted stack).
+
+// Interrupt/exception stubs: push a zero error code where the CPU does not
+// push one, then the vector number.
+#define NOERR(name, n) TEXT name(SB),NOSPLIT|NOFRAME,$0; PUSHQ $0; PUSHQ $n; JMP trapCommon<>(SB)
+#define ERR(name, n) TEXT name(SB),NOSPLIT|NOFRAME,$0; PUSHQ $n; JMP trapCommon<>(SB)
+
+NOERR(·vec0, 0)     // #DE divide error
+NOERR(·vec1, 1)     // #DB debug
+NOERR(·vec2, 2)     // NMI
+NOERR(·vec3, 3)     // #BP breakpoint
+NOERR(·vec4, 4)     // #OF overflow
+NOERR(·vec5, 5)     // #BR bound
+NOERR(·vec6, 6)     // #UD invalid opcode
+NOERR(·vec7, 7)     // #NM device not available
+ERR(·vec8, 8)       // #DF double fault
+NOERR(·vec9, 9)     // coprocessor segment overrun
+ERR(·vec10, 10)     // #TS invalid TSS
+ERR(·vec11, 11)     // #NP segment not present
+ERR(·vec12, 12)     // #SS stack fault
+ERR(·vec13, 13)     // #GP general protection
+ERR(·vec14, 14)     // #PF page fault
+NOERR(·vec15, 15)
+NOERR(·vec16, 16)   // #MF x87 error
+ERR(·vec17, 17)     // #AC alignment check
+NOERR(·vec18, 18)   // #MC machine check
+NOERR(·vec19, 19)   // #XM SIMD exception
+NOERR(·vec20, 20)   // #VE
+ERR(·vec21, 21)     // #CP
+NOERR(·vecTimer, 32)      // LAPIC timer
+NOERR(·vecWakeup, 240)    // cross-CPU wakeup IPI
+NOERR(·vecHalt, 241)      // stop this CPU (fatal error elsewhere)
+NOERR(·vecDev0, 48)       // device interrupts through the IOAPIC
+NOERR(·vecDev1, 49)
+NOERR(·vecDev2, 50)
+NOERR(·vecDev3, 51)
+NOERR(·vecDev4, 52)
+NOERR(·vecDev5, 53)
+NOERR(·vecDev6, 54)
+NOERR(·vecDev7, 55)
+NOERR(·vecSpurious, 255)  // LAPIC spurious: still goes through trap for counting
+NOERR(·vecUnknown, 512)   // any vector without its own stub
+
+// syscallEntry is the LSTAR target. SYSCALL left RCX = return RIP,
+// R11 = RFLAGS, and FMASK cleared IF, DF, TF and AC. Ring 0 to ring 0, so
+// CS/SS did not change and RSP is still the caller's.
+TEXT ·syscallEntry(SB),NOSPLIT|NOFRAME,$0
+	MOVQ SP, CPU_SCRATCH(GS)
+	MOVQ CPU_SYSCALLSTACK(GS), SP
+	PUSHQ $0x10                  // SS
+	PUSHQ CPU_SCRATCH(GS)        // RSP
+	PUSHQ R11                    // RFLAGS
+	PUSHQ $0x08                  // CS
+	PUSHQ CX                     // RIP
+	PUSHQ $0                     // error code
+	PUSHQ $VEC_SYSCALL           // vector
+	JMP trapCommon<>(SB)
+
+TEXT trapCommon<>(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ AX
+	PUSHQ BX
+	PUSHQ CX
+	PUSHQ DX
+	PUSHQ SI
+	PUSHQ DI
+	PUSHQ BP
+	PUSHQ R8
+	PUSHQ R9
+	PUSHQ R10
+	PUSHQ R11
+	PUSHQ R12
+	PUSHQ R13
+	PUSHQ R14
+	PUSHQ R15
+	MOVL $0xC0000100, CX         // FS base of the interrupted code
+	RDMSR
+	SHLQ $32, DX
+	ORQ DX, AX
+	PUSHQ AX
+	SUBQ $CTX_FRAME, SP          // SP is now 16-byte aligned (see Context)
+	FXSAVE64 (SP)
+
+	// Run Go with the kernel's FS (its -8 slot holds this CPU's g).
+	MOVQ CPU_KERNELFS(GS), AX
+	MOVQ AX, DX
+	SHRQ $32, DX
+	MOVL $0xC0000100, CX
+	WRMSR
+	INCQ CPU_DEPTH(GS)
+	CLD
+
+	MOVQ SP, AX
+	PUSHQ AX                     // func trap(ctx *Context)
+	CALL ·trap(SB)
+	POPQ AX
+
+	// fallthrough into the restore path: ctx is at SP.
+	JMP ·resumeFromStack(SB)
+
+// resumeFromStack restores the Context at SP and returns into it.
+TEXT ·resumeFromStack(SB),NOSPLIT|NOFRAME,$0
+	DECQ CPU_DEPTH(GS)
+	FXRSTOR64 (SP)
+	ADDQ $CTX_FRAME, SP
+	POPQ AX                      // FS base
+	MOVQ AX, DX
+	SHRQ $32, DX
+	MOVL $0xC0000100, CX
+	WRMSR
+	POPQ R15
+	POPQ R14
+	POPQ R13
+	POPQ R12
+	POPQ R11
+	POPQ R10
+	POPQ R9
+	POPQ R8
+	POPQ BP
+	POPQ DI
+	POPQ SI
+	POPQ DX
+	POPQ CX
+	POPQ BX
+	POPQ AX
+	ADDQ $16, SP                 // vector, error code
+	IRETQ
+
+// func resumeContext(ctx *Context)
+// Switches SP to ctx, a Context the caller placed at the bottom of a
+// stack it no longer needs, and returns into it. Used once per CPU to
+// leave the boot path and start running threads. Depth is incremented
+// first because resumeFromStack decrements it.
+TEXT ·resumeContext(SB),NOSPLIT,$0-8
+	MOVQ ctx+0(FP), SP
+	INCQ CPU_DEPTH(GS)
+	JMP ·resumeFromStack(SB)
+
+// func stubAddresses() *[nstubs]uintptr
+TEXT ·stubAddresses(SB),NOSPLIT,$0-8
+	LEAQ stubTable<>(SB), AX
+	MOVQ AX, ret+0(FP)
+	RET
+
+// The order must match the stub indexes in idt.go.
+DATA stubTable<>+0(SB)/8, $·vec0(SB)
+DATA stubTable<>+8(SB)/8, $·vec1(SB)
+DATA stubTable<>+16(SB)/8, $·vec2(SB)
+DATA stubTable<>+24(SB)/8, $·vec3(SB)
+DATA stubTable<>+32(SB)/8, $·vec4(SB)
+DATA stubTable<>+40(SB)/8, $·vec5(SB)
+DATA stubTable<>+48(SB)/8, $·vec6(SB)
+DATA stubTable<>+56(SB)/8, $·vec7(SB)
+DATA stubTable<>+64(SB)/8, $·vec8(SB)
+DATA stubTable<>+72(SB)/8, $·vec9(SB)
+DATA stubTable<>+80(SB)/8, $·vec10(SB)
+DATA stubTable<>+88(SB)/8, $·vec11(SB)
+DATA stubTable<>+96(SB)/8, $·vec12(SB)
+DATA stubTable<>+104(SB)/8, $·vec13(SB)
+DATA stubTable<>+112(SB)/8, $·vec14(SB)
+DATA stubTable<>+120(SB)/8, $·vec15(SB)
+DATA stubTable<>+128(SB)/8, $·vec16(SB)
+DATA stubTable<>+136(SB)/8, $·vec17(SB)
+DATA stubTable<>+144(SB)/8, $·vec18(SB)
+DATA stubTable<>+152(SB)/8, $·vec19(SB)
+DATA stubTable<>+160(SB)/8, $·vec20(SB)
+DATA stubTable<>+168(SB)/8, $·vec21(SB)
+DATA stubTable<>+176(SB)/8, $·vecTimer(SB)
+DATA stubTable<>+184(SB)/8, $·vecWakeup(SB)
+DATA stubTable<>+192(SB)/8, $·vecHalt(SB)
+DATA stubTable<>+200(SB)/8, $·vecDev0(SB)
+DATA stubTable<>+208(SB)/8, $·vecDev1(SB)
+DATA stubTable<>+216(SB)/8, $·vecDev2(SB)
+DATA stubTable<>+224(SB)/8, $·vecDev3(SB)
+DATA stubTable<>+232(SB)/8, $·vecDev4(SB)
+DATA stubTable<>+240(SB)/8, $·vecDev5(SB)
+DATA stubTable<>+248(SB)/8, $·vecDev6(SB)
+DATA stubTable<>+256(SB)/8, $·vecDev7(SB)
+DATA stubTable<>+264(SB)/8, $·vecSpurious(SB)
+DATA stubTable<>+272(SB)/8, $·vecUnknown(SB)
+DATA stubTable<>+280(SB)/8, $·syscallEntry(SB)
+GLOBL stubTable<>(SB), RODATA, $288
