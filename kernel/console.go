@@ -11,16 +11,16 @@ import (
 // Everything written to it is also kept in the kernel log (dmesg).
 
 const (
-	com1        = 0x3f8
-	uartData    = 0
-	uartIER     = 1
-	uartFCR     = 2
-	uartLCR     = 3
-	uartMCR     = 4
-	uartLSR     = 5
-	lsrTxEmpty  = 1 << 5
-	lcrDLAB     = 1 << 7
-	lcr8N1      = 0x03
+	com1         = 0x3f8
+	uartData     = 0
+	uartIER      = 1
+	uartFCR      = 2
+	uartLCR      = 3
+	uartMCR      = 4
+	uartLSR      = 5
+	lsrTxEmpty   = 1 << 5
+	lcrDLAB      = 1 << 7
+	lcr8N1       = 0x03
 	debugconPort = 0xe9
 )
 

@@ -26,10 +26,10 @@ const (
 	sigURG  = 23
 	numSig  = 64
 
-	saSigInfo  = 0x4
-	saOnStack  = 0x08000000
-	saRestorer = 0x04000000
-	saNoDefer  = 0x40000000
+	saSigInfo   = 0x4
+	saOnStack   = 0x08000000
+	saRestorer  = 0x04000000
+	saNoDefer   = 0x40000000
 	saResetHand = 0x80000000
 
 	sigDefault = 0
@@ -38,12 +38,12 @@ const (
 	ssOnStack = 1
 	ssDisable = 2
 
-	siTKill     = -6
-	segvMapErr  = 1
-	segvAccErr  = 2
-	sigBlock    = 0
-	sigUnblock  = 1
-	sigSetMask  = 2
+	siTKill    = -6
+	segvMapErr = 1
+	segvAccErr = 2
+	sigBlock   = 0
+	sigUnblock = 1
+	sigSetMask = 2
 )
 
 // sigAction is the kernel's struct sigaction for x86-64.

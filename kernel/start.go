@@ -70,8 +70,8 @@ func start64(magic, info, tables uint64) {
 
 	if total, _ := MemoryStats(); total < minimumRAM {
 		l := line{}
-		l.s("gosv: not enough memory: ").u(total>>20).s(" MiB usable after the kernel image, at least ").
-			u(minimumRAM>>20).s(" MiB needed; give the VM more (e.g. -m ").u((bootInfo.RAM()+minimumRAM-total)>>20+1).s(")").print()
+		l.s("gosv: not enough memory: ").u(total >> 20).s(" MiB usable after the kernel image, at least ").
+			u(minimumRAM >> 20).s(" MiB needed; give the VM more (e.g. -m ").u((bootInfo.RAM()+minimumRAM-total)>>20 + 1).s(")").print()
 		powerOff(statusNoMemory)
 	}
 
@@ -255,7 +255,7 @@ func buildInitialStack() uintptr {
 
 	words := [...]uint64{
 		1, uint64(str), 0, // argc, argv[0], NULL
-		0,                 // envp: none
+		0, // envp: none
 		auxPageSz, pageSize,
 		auxRandom, uint64(random),
 		auxHWCap, uint64(cpu.leaf1EDX),

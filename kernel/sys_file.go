@@ -3,12 +3,12 @@ package kernel
 // File-descriptor system calls for the kinds of fd core code knows.
 
 const (
-	fGetFD = 1
-	fSetFD = 2
-	fGetFL = 3
-	fSetFL = 4
+	fGetFD    = 1
+	fSetFD    = 2
+	fGetFL    = 3
+	fSetFL    = 4
 	fdCloexec = 1
-	oRDWR    = 2
+	oRDWR     = 2
 )
 
 func sysRead(c *cpuLocal, t *thread, i int32, f *Frame) int64 {

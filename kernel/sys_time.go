@@ -3,15 +3,15 @@ package kernel
 // Time system calls.
 
 const (
-	clockRealtime         = 0
-	clockMonotonic        = 1
-	clockProcessCPUTime   = 2
-	clockThreadCPUTime    = 3
-	clockMonotonicRaw     = 4
-	clockRealtimeCoarse   = 5
-	clockMonotonicCoarse  = 6
-	clockBoottime         = 7
-	timerAbstime          = 1
+	clockRealtime        = 0
+	clockMonotonic       = 1
+	clockProcessCPUTime  = 2
+	clockThreadCPUTime   = 3
+	clockMonotonicRaw    = 4
+	clockRealtimeCoarse  = 5
+	clockMonotonicCoarse = 6
+	clockBoottime        = 7
+	timerAbstime         = 1
 )
 
 func readTimespec(addr uintptr) (int64, errno) {

@@ -9,15 +9,15 @@ package amd64
 
 // Model-specific registers used by the kernel (Intel SDM vol. 4).
 const (
-	MSRAPICBase     = 0x1b
-	MSREFER         = 0xc0000080
-	MSRSTAR         = 0xc0000081
-	MSRLSTAR        = 0xc0000082
-	MSRFMASK        = 0xc0000084
-	MSRFSBase       = 0xc0000100
-	MSRGSBase       = 0xc0000101
-	MSRKernelGSBase = 0xc0000102
-	MSRTSCDeadline  = 0x6e0
+	MSRAPICBase      = 0x1b
+	MSREFER          = 0xc0000080
+	MSRSTAR          = 0xc0000081
+	MSRLSTAR         = 0xc0000082
+	MSRFMASK         = 0xc0000084
+	MSRFSBase        = 0xc0000100
+	MSRGSBase        = 0xc0000101
+	MSRKernelGSBase  = 0xc0000102
+	MSRTSCDeadline   = 0x6e0
 	MSRKVMSystemTime = 0x4b564d01
 	MSRKVMWallClock  = 0x4b564d00
 )
