@@ -69,7 +69,7 @@ func Threads() []ThreadInfo {
 	var snap [maxThreads]thread
 	threadMu.lock()
 	for i := range threads {
-		snap[i].state = threads[i].state
+		snap[i].state.Store(threads[i].state.Load())
 		snap[i].tid = threads[i].tid
 		snap[i].cpu = threads[i].cpu
 		snap[i].switches = threads[i].switches
@@ -77,13 +77,13 @@ func Threads() []ThreadInfo {
 	}
 	threadMu.unlock()
 	restoreInterrupts(was)
-	names := [...]string{threadFree: "free", threadRunnable: "runnable", threadRunning: "running", threadBlocked: "waiting", threadIdle: "idle"}
+	names := [...]string{threadFree: "free", threadRunnable: "runnable", threadRunning: "running", threadBlocked: "waiting", threadWaking: "runnable", threadIdle: "idle"}
 	for i := range snap {
 		t := &snap[i]
-		if t.state == threadFree || t.state == threadIdle {
+		if s := t.state.Load(); s == threadFree || s == threadIdle {
 			continue
 		}
-		out = append(out, ThreadInfo{TID: int(t.tid), CPU: int(t.cpu), State: names[t.state], Switches: t.switches, CPUTime: time.Duration(t.cpuNanos)})
+		out = append(out, ThreadInfo{TID: int(t.tid), CPU: int(t.cpu), State: names[t.state.Load()], Switches: t.switches, CPUTime: time.Duration(t.cpuNanos)})
 	}
 	return out
 }

@@ -200,3 +200,22 @@ idle:
 	STI
 	HLT
 	JMP idle
+
+// apEntry64 is where an application processor arrives from the real-mode
+// trampoline (smp.go), in 64-bit mode with paging on, on the stack the
+// boot CPU chose for it. It points FS at the CPU's kernel TLS (whose g
+// covers that stack) and calls apStart64, which never returns.
+TEXT ·apEntry64(SB),NOSPLIT|NOFRAME,$0
+	MOVQ ·apBootFS(SB), AX
+	MOVQ AX, DX
+	SHRQ $32, DX
+	MOVL $0xC0000100, CX
+	WRMSR
+	CALL ·apStart64(SB)
+	HLT
+
+// func apEntryAddress() uintptr
+TEXT ·apEntryAddress(SB),NOSPLIT,$0-8
+	LEAQ ·apEntry64(SB), AX
+	MOVQ AX, ret+0(FP)
+	RET

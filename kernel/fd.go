@@ -147,7 +147,7 @@ func epollCollect(ep *epollSet, buf uintptr, max int) int {
 func notifyFD(fd int32) {
 	for i := range threads {
 		t := &threads[i]
-		if t.state != threadBlocked || t.wait != waitEpoll {
+		if t.state.Load() != threadBlocked || t.wait != waitEpoll {
 			continue
 		}
 		e, ok := getFD(int64(t.epollFD))

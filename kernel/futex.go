@@ -85,8 +85,9 @@ func futexWakeUp(addr uintptr, n int, bitset uint32) int {
 		if t.futexAddr == addr && t.futexBitset&bitset != 0 {
 			unlinkFutex(b, prev, i)
 			t.futexAddr = 0
-			wake(i, 0)
-			woken++
+			if wake(i, 0) {
+				woken++
+			}
 		} else {
 			prev = i
 		}

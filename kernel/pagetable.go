@@ -70,6 +70,8 @@ func (pt *pageTables) lookup(va uintptr) (uint64, bool) {
 // and flushes the TLB. Empty subtrees are skipped a whole table at a
 // time, so unmapping a large untouched reservation is cheap.
 func (pt *pageTables) unmapRange(start, end uintptr) (freed int) {
+	var batch pageBatch
+	defer finishUnmap(&batch, false)
 	va := start
 	for va < end {
 		t := table(pt.pml4)
@@ -85,7 +87,7 @@ func (pt *pageTables) unmapRange(start, end uintptr) (freed int) {
 		}
 		span := uintptr(1) << (12 + 9*level)
 		if level == 0 && *e&(ptePresent|pteProtNone) != 0 {
-			phys.free(*e & pteAddrMask)
+			batch.add(*e & pteAddrMask)
 			*e = 0
 			amd64.INVLPG(va)
 			freed++
@@ -103,6 +105,7 @@ func (pt *pageTables) unmapRange(start, end uintptr) (freed int) {
 // protectRange rewrites the permission bits of the pages in
 // [start, end) that own a frame.
 func (pt *pageTables) protectRange(start, end uintptr, prot uint32) {
+	defer finishUnmap(&pageBatch{}, true)
 	for va := start; va < end; va += pageSize {
 		e := pt.walk(va, false)
 		if e == nil || *e&(ptePresent|pteProtNone) == 0 {

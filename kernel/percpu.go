@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"gosv/arch/amd64"
@@ -49,6 +50,9 @@ type cpuLocal struct {
 	// (0: disarmed).
 	timerDeadline int64
 	ticks         uint64
+	// tlbSeen is the TLB epoch this CPU has flushed for (see
+	// tlbshootdown.go).
+	tlbSeen atomic.Uint64
 }
 
 var cpus [maxCPUs]cpuLocal
@@ -69,7 +73,7 @@ func ptrAt(addr uintptr) unsafe.Pointer {
 }
 
 // setupCPULocal prepares c's kernel TLS and stand-in g for a syscall
-// stack [lo, hi) and points GS at c.
+// stack [lo, hi). The CPU itself then points GS at c.
 func setupCPULocal(c *cpuLocal, id int, syscallLo, syscallHi uintptr) {
 	c.self = uintptr(unsafe.Pointer(c))
 	c.id = id
@@ -82,5 +86,4 @@ func setupCPULocal(c *cpuLocal, id int, syscallLo, syscallHi uintptr) {
 	c.g.stackGuard1 = c.g.stackGuard0
 	c.tls[0] = uintptr(unsafe.Pointer(&c.g))
 	c.kernelFS = uintptr(unsafe.Pointer(&c.tls[1]))
-	amd64.WRMSR(amd64.MSRGSBase, uint64(c.self))
 }

@@ -20,6 +20,53 @@ type physAllocator struct {
 	// limit caps addresses handed out while only the boot direct map
 	// (the first GiB) exists.
 	limit uint64
+	// limbo holds frames waiting for TLB flushes (tlbshootdown.go), in
+	// epoch order; each frame's second word is its epoch.
+	limboHead, limboTail uint64
+	limboPages           uint64
+}
+
+// retire parks a chain of frames until every CPU has seen epoch.
+func (p *physAllocator) retire(chain uint64, epoch uint64) {
+	p.lock.lock()
+	defer p.lock.unlock()
+	for pa := chain; pa != 0; {
+		w := (*[2]uint64)(ptrAt(directBase + uintptr(pa)))
+		next := w[0]
+		w[0], w[1] = 0, epoch
+		if p.limboTail == 0 {
+			p.limboHead = pa
+		} else {
+			(*[2]uint64)(ptrAt(directBase + uintptr(p.limboTail)))[0] = pa
+		}
+		p.limboTail = pa
+		p.limboPages++
+		pa = next
+	}
+}
+
+// reclaimLocked moves frames whose epoch every CPU has seen to the free
+// list.
+func (p *physAllocator) reclaimLocked() {
+	if p.limboHead == 0 {
+		return
+	}
+	seen := minTLBSeen()
+	for p.limboHead != 0 {
+		w := (*[2]uint64)(ptrAt(directBase + uintptr(p.limboHead)))
+		if w[1] > seen {
+			return
+		}
+		pa := p.limboHead
+		p.limboHead = w[0]
+		if p.limboHead == 0 {
+			p.limboTail = 0
+		}
+		p.limboPages--
+		w[0] = p.freeList
+		p.freeList = pa
+		p.freePages++
+	}
 }
 
 var phys physAllocator
@@ -74,6 +121,9 @@ func (p *physAllocator) reserve(start, end uint64) {
 func (p *physAllocator) alloc() uint64 {
 	p.lock.lock()
 	defer p.lock.unlock()
+	if p.freeList == 0 {
+		p.reclaimLocked()
+	}
 	if pa := p.freeList; pa != 0 {
 		p.freeList = *(*uint64)(ptrAt(directBase + uintptr(pa)))
 		p.freePages--
@@ -123,5 +173,5 @@ func physPage(pa uint64) *[pageSize]byte {
 // MemoryStats reports total and free RAM in bytes, for the API and the
 // banner.
 func MemoryStats() (total, free uint64) {
-	return phys.totalPages * pageSize, phys.freePages * pageSize
+	return phys.totalPages * pageSize, (phys.freePages + phys.limboPages) * pageSize
 }

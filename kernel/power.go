@@ -1,6 +1,9 @@
 package kernel
 
-import "gosv/arch/amd64"
+import (
+	"gosv/arch/amd64"
+	"gosv/boot/acpi"
+)
 
 // Power. Under QEMU the isa-debug-exit device (port 0xf4) turns the
 // guest's status into QEMU's exit code ((status<<1)|1), which is how tests
@@ -51,7 +54,42 @@ func reboot() {
 	}
 }
 
-// acpiPowerOff and acpiReset use the ACPI tables found at boot; they
-// return if ACPI is absent or did not act.
-func acpiPowerOff() {}
-func acpiReset()    {}
+// acpiPowerOff enters S5 through the FADT: the PM1 control registers
+// (SLP_TYP from \_S5, SLP_EN), or on hardware-reduced platforms such as
+// QEMU microvm the sleep control register. It returns if that is not
+// possible or did not work.
+func acpiPowerOff() {
+	t := &acpiTables
+	if !t.S5Found {
+		return
+	}
+	typ := uint16(t.S5Type)
+	if t.HardwareReduced {
+		writeGAS(t.SleepControl, uint8(typ&7)<<2|1<<5)
+	} else if t.PM1aCnt != 0 {
+		amd64.Outw(uint16(t.PM1aCnt), typ<<10|1<<13)
+		if t.PM1bCnt != 0 {
+			amd64.Outw(uint16(t.PM1bCnt), typ<<10|1<<13)
+		}
+	}
+	spinFor(100_000_000)
+}
+
+// acpiReset writes the FADT reset value to the reset register.
+func acpiReset() {
+	t := &acpiTables
+	if t.ResetSupported && t.Reset.Address != 0 {
+		writeGAS(t.Reset, t.ResetValue)
+		spinFor(100_000_000)
+	}
+}
+
+// writeGAS writes one byte to an ACPI generic address.
+func writeGAS(g acpi.GAS, v uint8) {
+	switch g.Space {
+	case 0: // system memory
+		*(*uint8)(ptrAt(directBase + uintptr(g.Address))) = v
+	case 1: // system I/O
+		amd64.Outb(uint16(g.Address), v)
+	}
+}

@@ -1,26 +1,34 @@
 package kernel
 
+import "sync/atomic"
+
 // Threads and the scheduler.
 //
 // A thread is a saved Context plus bookkeeping. Threads of the kernel's
 // Go runtime (one per runtime M) and of the application are the same
-// kind of thing. Each CPU has its own run queue and sleep list and
-// schedules only its own threads; nothing here is global but the thread
-// array itself. Switching threads is done at the end of a trap by
-// copying Contexts (sched.finishTrap), so there is no separate
-// context-switch path and no per-thread kernel stack: a blocking system
-// call records what it waits for and the result it will return, and the
-// thread is resumed later with that result in RAX.
+// kind of thing. Each CPU has its own run queue and sleep list and is
+// the only one to touch them or to load and save its threads' Contexts;
+// there is no global scheduler lock. Another CPU that wakes a thread
+// pushes it onto the owner's lock-free inbox and sends an IPI (OSv's
+// design); the owner moves it to its run queue at the end of its next
+// trap.
+//
+// Switching threads happens at the end of a trap by copying Contexts
+// (finishTrap), so there is no separate context-switch path and no
+// per-thread kernel stack: a blocking system call records what it waits
+// for, and the thread is resumed later with its result in RAX.
 
 const maxThreads = 256
 
-type threadState uint8
+type threadState = uint32
 
 const (
 	threadFree threadState = iota
 	threadRunnable
 	threadRunning
 	threadBlocked
+	// threadWaking: a waker won the race to wake it and is queueing it.
+	threadWaking
 	threadIdle
 )
 
@@ -35,27 +43,35 @@ const (
 
 type thread struct {
 	ctx   Context
-	state threadState
+	state atomic.Uint32
 	wait  waitReason
 	cpu   int32
 	tid   int32
-	// next links the thread into a run queue or a futex queue.
+	// next links the thread into its CPU's run queue or a futex queue.
 	next int32
+	// inboxNext links it into another CPU's wakeup inbox.
+	inboxNext int32
 	// sleepNext links it into its CPU's deadline-ordered sleep list.
 	sleepNext int32
+	sleeping  bool
 	deadline  int64 // monotonic ns, 0 = none
 	// timeoutResult is what the blocked call returns if the deadline
 	// passes first.
 	timeoutResult int64
-	futexAddr     uintptr
-	futexBitset   uint32
-	epollFD       int32
+	// The waker's verdict, applied by the owning CPU when it resumes
+	// the thread: the result, or "issue the call again".
+	wakeResult  int64
+	wakeRestart bool
+	woken       bool
+	futexAddr   uintptr
+	futexBitset uint32
+	epollFD     int32
+	syscallNr   uint64
 
 	sigMask    uint64
-	sigPending uint64
+	sigPending atomic.Uint64
 	altStack   sigAltStack
 	clearTID   uintptr
-	syscallNr  uint64
 
 	switches uint64
 	cpuNanos int64
@@ -66,21 +82,29 @@ var (
 	threads  [maxThreads]thread
 	threadMu spinLock
 	nextTID  int32 = 1
+	// nextCPU spreads new threads over the CPUs.
+	nextCPU atomic.Uint32
 )
 
 const noThread = -1
 
-// newThread claims a free slot, or returns noThread.
+// newThread claims a free slot, or returns noThread. The slot is in
+// threadBlocked until the caller makes it runnable.
 func newThread() int32 {
 	threadMu.lock()
 	defer threadMu.unlock()
 	for i := range threads {
-		if threads[i].state == threadFree {
-			t := &threads[i]
-			*t = thread{}
-			t.state = threadBlocked // not runnable until the caller says
-			t.tid = nextTID
-			t.next, t.sleepNext = noThread, noThread
+		t := &threads[i]
+		if t.state.Load() == threadFree {
+			t.ctx.Frame = Frame{}
+			t.wait, t.cpu, t.tid = waitNone, 0, nextTID
+			t.next, t.inboxNext, t.sleepNext = noThread, noThread, noThread
+			t.sleeping, t.deadline, t.wakeRestart, t.woken = false, 0, false, false
+			t.futexAddr, t.sigMask, t.clearTID = 0, 0, 0
+			t.sigPending.Store(0)
+			t.altStack = sigAltStack{}
+			t.switches, t.cpuNanos, t.lastRun = 0, 0, 0
+			t.state.Store(threadBlocked)
 			nextTID++
 			return int32(i)
 		}
@@ -88,26 +112,24 @@ func newThread() int32 {
 	return noThread
 }
 
+// placeThread picks the CPU a new thread runs on: round robin.
+func placeThread() int32 {
+	return int32(nextCPU.Add(1) % uint32(cpuCount))
+}
+
 // threadByTID finds a live thread.
 func threadByTID(tid int32) (*thread, int32) {
 	for i := range threads {
-		if threads[i].state != threadFree && threads[i].state != threadIdle && threads[i].tid == tid {
+		s := threads[i].state.Load()
+		if s != threadFree && s != threadIdle && threads[i].tid == tid {
 			return &threads[i], int32(i)
 		}
 	}
 	return nil, noThread
 }
 
-func threadIndex(t *thread) int32 {
-	for i := range threads {
-		if &threads[i] == t {
-			return int32(i)
-		}
-	}
-	return noThread
-}
-
-// scheduler is one CPU's run queue and sleep list.
+// scheduler is one CPU's run queue and sleep list. Only its CPU touches
+// it, with interrupts off; other CPUs reach it through inbox.
 type scheduler struct {
 	current     int32
 	idle        int32
@@ -116,6 +138,9 @@ type scheduler struct {
 	sleepers    int32
 	sliceEnd    int64
 	needResched bool
+	// inbox is a lock-free stack of threads woken by other CPUs
+	// (pushed with CAS, taken whole with a swap).
+	inbox atomic.Int32
 }
 
 // timeSlice is how long a thread runs before another runnable thread on
@@ -125,11 +150,16 @@ const timeSlice = 10_000_000 // 10 ms
 func (s *scheduler) init(idle int32) {
 	s.current, s.idle = idle, idle
 	s.head, s.tail, s.sleepers = noThread, noThread, noThread
+	s.inbox.Store(noThread)
 }
 
+// enqueue appends thread i to the run queue (owner CPU only).
 func (s *scheduler) enqueue(i int32) {
 	t := &threads[i]
-	t.state = threadRunnable
+	if t.sleeping {
+		s.removeSleeper(i)
+	}
+	t.state.Store(threadRunnable)
 	t.next = noThread
 	if s.tail == noThread {
 		s.head = i
@@ -138,6 +168,9 @@ func (s *scheduler) enqueue(i int32) {
 	}
 	s.tail = i
 	s.runnable++
+	if s.current == s.idle {
+		s.needResched = true
+	}
 }
 
 func (s *scheduler) dequeue() int32 {
@@ -154,45 +187,98 @@ func (s *scheduler) dequeue() int32 {
 	return i
 }
 
-// makeRunnable puts thread i on its CPU's run queue.
+// makeRunnable queues thread i on its CPU, from any CPU.
 func makeRunnable(i int32) {
-	c := &cpus[threads[i].cpu]
-	c.sched.enqueue(i)
-	if c.sched.current == c.sched.idle {
-		c.sched.needResched = true
+	t := &threads[i]
+	target := &cpus[t.cpu]
+	if target == thisCPU() {
+		target.sched.enqueue(i)
+		return
 	}
-	// Cross-CPU wakeups (a lock-free inbox per CPU plus an IPI when the
-	// target is idle) come with SMP; see docs/design.md.
+	for {
+		head := target.sched.inbox.Load()
+		t.inboxNext = head
+		if target.sched.inbox.CompareAndSwap(head, i) {
+			break
+		}
+	}
+	// The IPI makes the owner trap and drain its inbox now rather than
+	// at its next timer tick (or never, if it is halted).
+	sendIPI(target.apicID, vecWakeup)
 }
 
-// block parks the running thread i until wake or the deadline (0: none).
-// result is what the system call returns if nothing else sets it.
+// drainInbox moves threads woken by other CPUs to the run queue.
+func (s *scheduler) drainInbox() {
+	if s.inbox.Load() == noThread {
+		return
+	}
+	for i := s.inbox.Swap(noThread); i != noThread; {
+		next := threads[i].inboxNext
+		threads[i].inboxNext = noThread
+		s.enqueue(i)
+		i = next
+	}
+}
+
+// block parks the running thread i until woken or the deadline (0:
+// none). result is what the system call returns if nothing else sets it.
 func (s *scheduler) block(i int32, f *Frame, why waitReason, deadline int64, result, timeoutResult int64) {
 	t := &threads[i]
-	t.state = threadBlocked
 	t.wait = why
 	f.RAX = uint64(result)
 	t.timeoutResult = timeoutResult
 	t.deadline = deadline
+	t.wakeRestart = false
 	if deadline != 0 {
 		s.addSleeper(i)
 	}
+	t.state.Store(threadBlocked)
 	s.needResched = true
 }
 
-// wake makes a blocked thread runnable with result in RAX.
-func wake(i int32, result int64) {
+// wake makes a blocked thread runnable with result in RAX. It reports
+// false if the thread was not blocked (someone else woke it first).
+func wake(i int32, result int64) bool {
 	t := &threads[i]
-	if t.state != threadBlocked {
-		return
-	}
-	if t.deadline != 0 {
-		cpus[t.cpu].sched.removeSleeper(i)
-		t.deadline = 0
+	if !t.state.CompareAndSwap(threadBlocked, threadWaking) {
+		return false
 	}
 	t.wait = waitNone
-	t.ctx.Frame.RAX = uint64(result)
+	t.wakeResult = result
+	t.wakeRestart = false
+	t.woken = true
 	makeRunnable(i)
+	return true
+}
+
+// wakeRestart wakes a blocked thread so that it issues its system call
+// again (RIP back over the 2-byte SYSCALL, RAX = the call number), the
+// way Linux restarts interrupted calls. Used where the waker cannot
+// compute the result itself, such as epoll readiness.
+func wakeRestart(i int32) {
+	t := &threads[i]
+	if !t.state.CompareAndSwap(threadBlocked, threadWaking) {
+		return
+	}
+	t.wait = waitNone
+	t.wakeRestart = true
+	t.woken = true
+	makeRunnable(i)
+}
+
+// applyWake puts the waker's verdict into the thread's registers.
+func applyWake(t *thread, f *Frame) {
+	if !t.woken {
+		return // preempted, not woken: registers are as they were
+	}
+	t.woken = false
+	if t.wakeRestart {
+		f.RIP -= 2
+		f.RAX = t.syscallNr
+		t.wakeRestart = false
+		return
+	}
+	f.RAX = uint64(t.wakeResult)
 }
 
 func (s *scheduler) addSleeper(i int32) {
@@ -202,6 +288,7 @@ func (s *scheduler) addSleeper(i int32) {
 		p = &threads[*p].sleepNext
 	}
 	threads[i].sleepNext = *p
+	threads[i].sleeping = true
 	*p = i
 }
 
@@ -209,10 +296,11 @@ func (s *scheduler) removeSleeper(i int32) {
 	for p := &s.sleepers; *p != noThread; p = &threads[*p].sleepNext {
 		if *p == i {
 			*p = threads[i].sleepNext
-			threads[i].sleepNext = noThread
-			return
+			break
 		}
 	}
+	threads[i].sleepNext = noThread
+	threads[i].sleeping = false
 }
 
 // timerFired wakes threads whose deadline passed and asks for a switch
@@ -223,9 +311,7 @@ func (s *scheduler) timerFired(c *cpuLocal) {
 	for s.sleepers != noThread && threads[s.sleepers].deadline <= now {
 		i := s.sleepers
 		t := &threads[i]
-		s.sleepers = t.sleepNext
-		t.sleepNext = noThread
-		t.deadline = 0
+		s.removeSleeper(i)
 		cancelWait(i)
 		wake(i, t.timeoutResult)
 	}
@@ -244,14 +330,16 @@ func cancelWait(i int32) {
 	}
 }
 
-// finishTrap runs at the end of every trap from thread context: switch
-// threads if needed, deliver signals, and arm the timer.
+// finishTrap runs at the end of every trap from thread context: take in
+// remote wakeups, switch threads if needed, deliver signals, and arm the
+// timer.
 func (s *scheduler) finishTrap(c *cpuLocal, ctx *Context) {
+	s.drainInbox()
 	if s.needResched {
 		s.needResched = false
-		s.switchThreads(c, ctx)
+		s.switchThreads(ctx)
 	}
-	if t := &threads[s.current]; t.sigPending&^t.sigMask != 0 && s.current != s.idle {
+	if t := &threads[s.current]; s.current != s.idle && t.sigPending.Load()&^t.sigMask != 0 {
 		deliverPending(t, ctx)
 	}
 	s.armTimer(c)
@@ -259,10 +347,10 @@ func (s *scheduler) finishTrap(c *cpuLocal, ctx *Context) {
 
 // switchThreads saves the running thread into its slot and loads the
 // next runnable one (or the idle thread) into ctx.
-func (s *scheduler) switchThreads(c *cpuLocal, ctx *Context) {
+func (s *scheduler) switchThreads(ctx *Context) {
 	cur := s.current
 	t := &threads[cur]
-	if t.state == threadRunning {
+	if t.state.Load() == threadRunning {
 		if s.runnable == 0 {
 			s.sliceEnd = nanotime() + timeSlice
 			return // nothing else to run
@@ -273,24 +361,29 @@ func (s *scheduler) switchThreads(c *cpuLocal, ctx *Context) {
 	if next == noThread {
 		next = s.idle
 	}
+	now := nanotime()
+	s.sliceEnd = now + timeSlice
 	if next == cur {
-		t.state = threadRunning
+		// Blocked and woken again before it was even saved.
+		if cur != s.idle {
+			t.state.Store(threadRunning)
+			applyWake(t, &ctx.Frame)
+		}
 		return
 	}
-	now := nanotime()
-	if t.state != threadFree {
+	if st := t.state.Load(); st != threadFree {
 		t.ctx = *ctx
 		t.cpuNanos += now - t.lastRun
 	}
 	n := &threads[next]
-	*ctx = n.ctx
 	if next != s.idle {
-		n.state = threadRunning
+		applyWake(n, &n.ctx.Frame)
+		n.state.Store(threadRunning)
 	}
+	*ctx = n.ctx
 	n.switches++
 	n.lastRun = now
 	s.current = next
-	s.sliceEnd = now + timeSlice
 }
 
 // armTimer programs the LAPIC timer for the next event this CPU cares
@@ -308,17 +401,4 @@ func (s *scheduler) armTimer(c *cpuLocal) {
 	}
 	c.timerDeadline = next
 	lapicArm(next)
-}
-
-// wakeRestart wakes a blocked thread so that it issues its system call
-// again (RIP back over the 2-byte SYSCALL, RAX = the call number), the
-// way Linux restarts interrupted calls. Used where the waker cannot
-// compute the result itself, such as epoll readiness.
-func wakeRestart(i int32) {
-	t := &threads[i]
-	if t.state != threadBlocked {
-		return
-	}
-	t.ctx.Frame.RIP -= 2
-	wake(i, int64(t.syscallNr))
 }

@@ -105,13 +105,13 @@ func mcontextToFrame(mc *[32]uint64, f *Frame) {
 // deliverPending delivers the lowest pending unblocked signal to t,
 // whose registers are in ctx.
 func deliverPending(t *thread, ctx *Context) {
-	ready := t.sigPending &^ t.sigMask
+	ready := t.sigPending.Load() &^ t.sigMask
 	for sig := 1; sig <= numSig; sig++ {
 		bit := uint64(1) << (sig - 1)
 		if ready&bit == 0 {
 			continue
 		}
-		t.sigPending &^= bit
+		t.sigPending.And(^bit)
 		act := sigActions[sig]
 		switch act.handler {
 		case sigIgnore:

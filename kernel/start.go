@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"gosv/arch/amd64"
+	"gosv/boot/acpi"
 	"gosv/boot/bootinfo"
 )
 
@@ -56,6 +57,7 @@ func start64(magic, info, tables uint64) {
 	c := &cpus[0]
 	stacks := uintptrOf(&cpu0Stacks)
 	setupCPULocal(c, 0, stacks, stacks+syscallStackSize)
+	amd64.WRMSR(amd64.MSRGSBase, uint64(c.self))
 	buildIDT()
 	loadDescriptors(c, stacks)
 	enableSyscall()
@@ -67,6 +69,13 @@ func start64(magic, info, tables uint64) {
 	calibrateLAPICTimer()
 	initFutexTable()
 	initFDs()
+	initACPI()
+	for i := range threads {
+		threads[i].next, threads[i].sleepNext, threads[i].inboxNext = noThread, noThread, noThread
+	}
+	if acpiTables.NCPUs > 1 {
+		startAPs(acpiTables.CPUs[:acpiTables.NCPUs])
+	}
 
 	if total, _ := MemoryStats(); total < minimumRAM {
 		l := line{}
@@ -76,6 +85,22 @@ func start64(magic, info, tables uint64) {
 	}
 
 	startFirstThread(c, stacks)
+}
+
+var acpiTables acpi.Tables
+
+// initACPI reads the MADT and FADT: which CPUs to start, how to power
+// off and reset.
+func initACPI() {
+	mem := acpi.Memory((*[4 << 30]byte)(ptrAt(directBase))[:])
+	rsdp := bootInfo.RSDP
+	if rsdp == 0 {
+		rsdp = acpi.FindRSDP(mem)
+	}
+	if rsdp == 0 || !acpi.Parse(mem, rsdp, &acpiTables) {
+		l := line{}
+		l.s("gosv: no ACPI tables; one CPU, no ACPI power-off").print()
+	}
 }
 
 // earlyPanic reports a boot failure before anything else works.
@@ -197,12 +222,9 @@ func startFirstThread(c *cpuLocal, stacks uintptr) {
 	amd64.FNINIT()
 	amd64.FXSave(uintptrOf(defaultFXState()))
 
-	for i := range threads {
-		threads[i].next, threads[i].sleepNext = noThread, noThread
-	}
 	idle := newThread()
 	it := &threads[idle]
-	it.state = threadIdle
+	it.state.Store(threadIdle)
 	it.ctx.FX = *defaultFXState()
 	it.ctx.Frame = Frame{
 		RIP: uint64(idleAddress()), CS: selCode, SS: selData,
@@ -221,14 +243,14 @@ func startFirstThread(c *cpuLocal, stacks uintptr) {
 		RFLAGS: amd64.FlagIF | 2,
 		RSP:    uint64(sp),
 	}
-	mt.state = threadRunning
+	mt.state.Store(threadRunning)
 	mt.lastRun = nanotime()
 	c.sched.current = main
 	c.sched.sliceEnd = nanotime() + timeSlice
 
 	// Start on a Context at the top of the syscall stack: the stack is
 	// free, and resumeContext never comes back.
-	ctx := (*Context)(ptrAt((c.syscallStack - unsafe.Sizeof(Context{})) &^ 15))
+	ctx := (*Context)(ptrAt((c.syscallStack - contextSize) &^ 15))
 	*ctx = mt.ctx
 	resumeContext(ctx)
 }

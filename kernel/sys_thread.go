@@ -46,7 +46,7 @@ func sysClone(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		ct.ctx.Frame.FSBase = f.R8
 	}
 	ct.sigMask = t.sigMask
-	ct.cpu = t.cpu
+	ct.cpu = placeThread()
 	tid := ct.tid
 	if flags&cloneParentSetTID != 0 && space.access(uintptr(f.RDX), 4, true) {
 		*(*int32)(ptrAt(uintptr(f.RDX))) = tid
@@ -75,7 +75,7 @@ func sysExit(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		futexWakeUp(t.clearTID, 1, futexBitsetAny)
 	}
 	threadMu.lock()
-	t.state = threadFree
+	t.state.Store(threadFree)
 	threadMu.unlock()
 	if liveThreads() == 0 {
 		powerOff(int(f.RDI) & 0xff)
@@ -87,7 +87,7 @@ func sysExit(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 func liveThreads() int {
 	n := 0
 	for i := range threads {
-		if s := threads[i].state; s != threadFree && s != threadIdle {
+		if s := threads[i].state.Load(); s != threadFree && s != threadIdle {
 			n++
 		}
 	}
@@ -218,14 +218,15 @@ func signalThread(tid int32, sig int) int64 {
 	if sig == 0 {
 		return 0
 	}
-	target.sigPending |= 1 << (sig - 1)
+	target.sigPending.Or(1 << (sig - 1))
 	// A thread blocked in an interruptible call sees EINTR, as on Linux.
-	if target.state == threadBlocked && target.sigMask&(1<<(sig-1)) == 0 {
+	if target.state.Load() == threadBlocked && target.sigMask&(1<<(sig-1)) == 0 {
 		cancelWait(ti)
 		wake(ti, -int64(EINTR))
-	}
-	if cpus[target.cpu].id != thisCPU().id {
-		sendIPI(cpus[target.cpu].apicID, vecWakeup)
+	} else if c := &cpus[target.cpu]; c != thisCPU() && target.state.Load() == threadRunning {
+		// Running elsewhere: interrupt it so the signal is delivered
+		// now (Go's preemption needs that), not at its next trap.
+		sendIPI(c.apicID, vecWakeup)
 	}
 	return 0
 }

@@ -72,6 +72,9 @@ func trap(ctx *Context) {
 		nestedTrap(c, ctx)
 		return
 	}
+	if cpuCount > 1 {
+		tlbCatchUp(c)
+	}
 	t := &threads[c.sched.current]
 	switch v := f.Vector; {
 	case v == vecSyscall:
@@ -198,6 +201,8 @@ func printBacktrace(pc, fp uintptr) {
 		fp = *(*uintptr)(ptrAt(fp))
 	}
 }
+
+const contextSize = unsafe.Sizeof(Context{})
 
 // contextOf returns the trap Context a syscall's Frame lives in.
 func contextOf(f *Frame) *Context {

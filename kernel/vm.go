@@ -417,3 +417,22 @@ func (as *addressSpace) readable(addr, n uintptr) bool {
 	}
 	return true
 }
+
+// mmapKernel maps size bytes of populated memory for the kernel's own
+// use (per-CPU stacks). The vma is marked as the kernel's, so no
+// application call can unmap it.
+func (as *addressSpace) mmapKernel(size uintptr) (uintptr, errno) {
+	size = (size + pageSize - 1) &^ (pageSize - 1)
+	as.lock.lock()
+	defer as.lock.unlock()
+	addr, ok := as.findFree(size, mmapTop)
+	if !ok || !as.insert(addr, addr+size, protRead|protWrite, vmaKernel) {
+		return 0, ENOMEM
+	}
+	for va := addr; va < addr+size; va += pageSize {
+		if !as.populate(va, protRead|protWrite) {
+			return 0, ENOMEM
+		}
+	}
+	return addr, 0
+}
