@@ -94,3 +94,15 @@ func SetHostname(name string) {
 	setHostname(name)
 	restoreInterrupts(was)
 }
+
+// BusyCPUs counts the CPUs running something other than their idle
+// thread right now.
+func BusyCPUs() int {
+	n := 0
+	for i := 0; i < cpuCount; i++ {
+		if !cpus[i].sched.idleNow.Load() {
+			n++
+		}
+	}
+	return n
+}

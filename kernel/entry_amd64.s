@@ -219,3 +219,13 @@ TEXT ·apEntryAddress(SB),NOSPLIT,$0-8
 	LEAQ ·apEntry64(SB), AX
 	MOVQ AX, ret+0(FP)
 	RET
+
+// func pclntabAddress() (tab, text uintptr)
+// The runtime's function table and the start of text, for naming PCs in
+// fatal reports without allocating (symbolize.go).
+TEXT ·pclntabAddress(SB),NOSPLIT,$0-16
+	LEAQ runtime·pclntab(SB), AX
+	MOVQ AX, tab+0(FP)
+	LEAQ runtime·text(SB), AX
+	MOVQ AX, text+8(FP)
+	RET

@@ -141,6 +141,9 @@ type scheduler struct {
 	// inbox is a lock-free stack of threads woken by other CPUs
 	// (pushed with CAS, taken whole with a swap).
 	inbox atomic.Int32
+	// idleNow is set while the CPU runs its idle thread; a busy CPU
+	// claims it (CAS to false) before handing it a thread.
+	idleNow atomic.Bool
 }
 
 // timeSlice is how long a thread runs before another runnable thread on
@@ -195,6 +198,12 @@ func makeRunnable(i int32) {
 		target.sched.enqueue(i)
 		return
 	}
+	pushInbox(target, i)
+}
+
+// pushInbox hands thread i to CPU target.
+func pushInbox(target *cpuLocal, i int32) {
+	t := &threads[i]
 	for {
 		head := target.sched.inbox.Load()
 		t.inboxNext = head
@@ -205,6 +214,23 @@ func makeRunnable(i int32) {
 	// The IPI makes the owner trap and drain its inbox now rather than
 	// at its next timer tick (or never, if it is halted).
 	sendIPI(target.apicID, vecWakeup)
+}
+
+// balance gives queued threads to idle CPUs. Threads only move while
+// queued (their Context saved), and only their current owner moves
+// them, so every Context is still touched by one CPU at a time. This is
+// push-only balancing: a CPU with work to spare offers it at its next
+// trap (at the latest when its time slice ends).
+func (s *scheduler) balance(c *cpuLocal) {
+	for k := 0; k < cpuCount && s.runnable > 0; k++ {
+		o := &cpus[k]
+		if o == c || !o.sched.idleNow.CompareAndSwap(true, false) {
+			continue
+		}
+		i := s.dequeue()
+		threads[i].cpu = int32(k)
+		pushInbox(o, i)
+	}
 }
 
 // drainInbox moves threads woken by other CPUs to the run queue.
@@ -339,6 +365,9 @@ func (s *scheduler) finishTrap(c *cpuLocal, ctx *Context) {
 		s.needResched = false
 		s.switchThreads(ctx)
 	}
+	if s.runnable > 0 && cpuCount > 1 {
+		s.balance(c)
+	}
 	if t := &threads[s.current]; s.current != s.idle && t.sigPending.Load()&^t.sigMask != 0 {
 		deliverPending(t, ctx)
 	}
@@ -384,6 +413,7 @@ func (s *scheduler) switchThreads(ctx *Context) {
 	n.switches++
 	n.lastRun = now
 	s.current = next
+	s.idleNow.Store(next == s.idle)
 }
 
 // armTimer programs the LAPIC timer for the next event this CPU cares

@@ -184,6 +184,7 @@ func apStart64() {
 	}
 	it.state.Store(threadIdle)
 	c.sched.init(idle)
+	c.sched.idleNow.Store(true)
 	c.online = true
 	apOnline.Store(true)
 

@@ -183,12 +183,11 @@ func fatal(ctx *Context, why string) {
 }
 
 // printBacktrace walks the frame-pointer chain (Go keeps RBP as a frame
-// pointer on amd64) and prints each PC. Names are added by symbolize on
-// the host (gosvrun does it); looking them up here would allocate.
+// pointer on amd64) and prints each PC with its function's name.
 func printBacktrace(pc, fp uintptr) {
 	l := line{}
 	l.s("  backtrace:").print()
-	l.s("    pc=").x(uint64(pc)).print()
+	l.s("    ").b(funcName(pc)).s(" pc=").x(uint64(pc)).print()
 	for i := 0; i < 32 && fp != 0 && fp&7 == 0; i++ {
 		if !space.readable(fp, 16) {
 			break
@@ -197,7 +196,7 @@ func printBacktrace(pc, fp uintptr) {
 		if ret == 0 {
 			break
 		}
-		l.s("    pc=").x(uint64(ret)).print()
+		l.s("    ").b(funcName(ret-1)).s(" pc=").x(uint64(ret)).print()
 		fp = *(*uintptr)(ptrAt(fp))
 	}
 }

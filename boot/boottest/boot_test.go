@@ -19,6 +19,9 @@ func TestSelftests(t *testing.T) {
 		t.Run(m.machine, func(t *testing.T) {
 			res := Boot(t, qemu.Config{Machine: m.machine, CPUs: m.cpus, MemoryMB: 128, Cmdline: "--test=all"})
 			for _, st := range selftest.Tests {
+				if st.Crash {
+					continue
+				}
 				if !strings.Contains(res.Serial, "selftest: "+st.Name+": ok") {
 					t.Errorf("self-test %s did not pass", st.Name)
 				}

@@ -23,22 +23,27 @@ import (
 type Test struct {
 	Name string
 	Run  func() error
+	// Crash tests end the machine on purpose; "all" leaves them out.
+	Crash bool
 }
 
 // Tests lists every self-test in the order they run.
 var Tests = []Test{
-	{"goroutines", testGoroutines},
-	{"channels", testChannels},
-	{"timers", testTimers},
-	{"monotonic", testMonotonic},
-	{"maps", testMaps},
-	{"recursion", testRecursion},
-	{"panics", testPanics},
-	{"nilpointer", testNilPointer},
-	{"preemption", testPreemption},
-	{"threads", testThreads},
-	{"finalizers", testFinalizers},
-	{"gc", testGC},
+	{Name: "goroutines", Run: testGoroutines},
+	{Name: "channels", Run: testChannels},
+	{Name: "timers", Run: testTimers},
+	{Name: "monotonic", Run: testMonotonic},
+	{Name: "maps", Run: testMaps},
+	{Name: "recursion", Run: testRecursion},
+	{Name: "panics", Run: testPanics},
+	{Name: "nilpointer", Run: testNilPointer},
+	{Name: "preemption", Run: testPreemption},
+	{Name: "threads", Run: testThreads},
+	{Name: "finalizers", Run: testFinalizers},
+	{Name: "gc", Run: testGC},
+	{Name: "smp", Run: testSMP},
+	{Name: "crash-panic", Run: crashPanic, Crash: true},
+	{Name: "crash-core", Run: crashCore, Crash: true},
 }
 
 // Run runs the tests named in names ("all" for every one), printing to
@@ -67,7 +72,12 @@ func Run(w io.Writer, names []string) int {
 
 func choose(names []string) (selected []Test, unknown []string) {
 	if slices.Contains(names, "all") {
-		return Tests, nil
+		for _, t := range Tests {
+			if !t.Crash {
+				selected = append(selected, t)
+			}
+		}
+		return selected, nil
 	}
 	for _, n := range names {
 		i := slices.IndexFunc(Tests, func(t Test) bool { return t.Name == n })
