@@ -196,7 +196,7 @@ func printBacktrace(pc, fp uintptr) {
 		if ret == 0 {
 			break
 		}
-		l.s("    ").b(funcName(ret-1)).s(" pc=").x(uint64(ret)).print()
+		l.s("    ").b(funcName(ret - 1)).s(" pc=").x(uint64(ret)).print()
 		fp = *(*uintptr)(ptrAt(fp))
 	}
 }
