@@ -70,6 +70,7 @@ func start64(magic, info, tables uint64) {
 	initFutexTable()
 	initFDs()
 	initACPI()
+	initIOAPIC(acpiTables.IOAPIC)
 	for i := range threads {
 		threads[i].next, threads[i].sleepNext, threads[i].inboxNext = noThread, noThread, noThread
 	}
