@@ -29,6 +29,15 @@ func SinceEntry() time.Duration {
 	return time.Duration(ticks * 1000 / (clock.tscHz / 1000_000))
 }
 
+// BootPhases splits SinceEntry at the hand-over to the Go runtime:
+// kernel setup, and the runtime's own start-up until now.
+func BootPhases() (kernelSetup, runtimeInit time.Duration) {
+	perMicro := clock.tscHz / 1_000_000
+	now := amd64.RDTSC()
+	return time.Duration((runtimeStartTSC - entryTSC) * 1000 / perMicro),
+		time.Duration((now - runtimeStartTSC) * 1000 / perMicro)
+}
+
 // MemorySize is the RAM the machine was given (from the memory map).
 func MemorySize() uint64 { return bootInfo.RAM() }
 

@@ -23,5 +23,5 @@
 #define CTX_FRAME 520
 // Vector number the syscall entry reports.
 #define VEC_SYSCALL 256
-// Size of the stack start64 runs on (bootStack in boot.go).
+// Size of the stack start64 runs on (bootStack in start.go).
 #define BOOTSTACK_SIZE 65536

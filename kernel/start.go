@@ -85,8 +85,12 @@ func start64(magic, info, tables uint64) {
 		powerOff(statusNoMemory)
 	}
 
+	runtimeStartTSC = amd64.RDTSC()
 	startFirstThread(c, stacks)
 }
+
+// runtimeStartTSC is when the kernel handed over to the Go runtime.
+var runtimeStartTSC uint64
 
 var acpiTables acpi.Tables
 

@@ -243,9 +243,12 @@ func parseMultiboot2(mem Memory, info uint64, out *Info) error {
 			}
 			return nil
 		case mb2TagCmdline:
+			var cut bool
 			out.CmdlineAddr = body
-			out.cmdlineLen, out.Truncated = readCStringN(mem, body, bodyLen, out.cmdline[:])
+			out.cmdlineLen, cut = readCStringN(mem, body, bodyLen, out.cmdline[:])
 			out.CmdlineSize = bodyLen
+			// Tags come in any order: keep a truncation already found.
+			out.Truncated = out.Truncated || cut
 		case mb2TagModule:
 			if bodyLen < 8 {
 				return ErrBadMultiboot2

@@ -36,6 +36,10 @@ func main() {
 		kernel.SetHostname(opts.Hostname)
 	}
 	printBanner(sinceEntry)
+	if opts.Verbose {
+		k, r := kernel.BootPhases()
+		fmt.Printf("gosv: boot phases: kernel setup %v, Go runtime start %v\n", k, r)
+	}
 
 	if len(opts.Test) > 0 {
 		failed := selftest.Run(os.Stdout, opts.Test)
