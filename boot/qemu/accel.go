@@ -24,7 +24,8 @@ const probeTimeout = 5 * time.Second
 // taken as is; anything else means auto: KVM only if /dev/kvm opens
 // read-write and a probe boot of this very kernel under KVM answers with
 // ProbeStatus, because some hosts offer a /dev/kvm (nested "kvm_pvm") that
-// cannot run it. The probe runs once per kernel path per process.
+// cannot run it. The probe runs once per kernel path per process. With no
+// kernel to probe (a disk boot), auto means TCG.
 func ChooseAccel(kernel, forced string) (accel, reason string) {
 	return defaultChooser.choose(kernel, forced)
 }
@@ -54,6 +55,9 @@ func (c *chooser) choose(kernel, forced string) (string, string) {
 	}
 	if err := c.openKVM(); err != nil {
 		return "tcg", "/dev/kvm not usable: " + err.Error()
+	}
+	if kernel == "" {
+		return "tcg", "no kernel to probe KVM with (disk boot); use accel kvm to force it"
 	}
 
 	key, err := filepath.Abs(kernel)

@@ -33,9 +33,14 @@ var ErrNoQEMU = errors.New(Binary + " not found in $PATH (on Debian: apt-get ins
 
 // Config describes one boot. Zero fields take the documented defaults.
 type Config struct {
-	Kernel  string // ELF image with a PVH note; required
-	Initrd  string // optional
-	Cmdline string // kernel command line, optional
+	Kernel  string // ELF image with a PVH note; required unless Disk is given
+	Initrd  string // optional, with Kernel
+	Cmdline string // kernel command line, optional, with Kernel
+
+	// Disk is a raw disk image attached as the first IDE disk (machines
+	// pc and q35). Without a Kernel the machine boots from it through
+	// its BIOS (SeaBIOS, also on q35), as with a boot loader such as GRUB.
+	Disk string
 
 	Machine  string        // "microvm" (default), "q35" or "pc"
 	Accel    string        // "auto", "kvm" or "tcg"; empty means $GOSV_ACCEL, else "auto"
@@ -96,10 +101,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Run boots cfg.Kernel and waits until QEMU exits or the timeout expires.
-// A guest that exits through the debug-exit port, or powers off, is a
-// success whatever its status; the caller judges the status. When QEMU ran,
-// the Result is returned even with an error, holding the output so far.
+// Run boots cfg.Kernel, or from cfg.Disk, and waits until QEMU exits or
+// the timeout expires. A guest that exits through the debug-exit port, or
+// powers off, is a success whatever its status; the caller judges the
+// status. When QEMU ran, the Result is returned even with an error,
+// holding the output so far.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -132,7 +138,11 @@ func Args(cfg Config, accel string) []string {
 	case "q35":
 		// qboot boots in a fraction of SeaBIOS's time. QEMU finds it by
 		// name in its firmware directory (/usr/share/qemu on Debian).
-		a = append(a, "-M", "q35", "-bios", "qboot.rom")
+		// It only boots -kernel, so a disk boot keeps SeaBIOS.
+		a = append(a, "-M", "q35")
+		if cfg.Kernel != "" {
+			a = append(a, "-bios", "qboot.rom")
+		}
 	default:
 		a = append(a, "-M", cfg.Machine)
 	}
@@ -153,13 +163,18 @@ func Args(cfg Config, accel string) []string {
 		"-nodefaults", "-no-reboot", "-display", "none",
 		"-serial", "stdio",
 		"-device", fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=4", DebugExitPort),
-		"-kernel", cfg.Kernel,
 	)
+	if cfg.Kernel != "" {
+		a = append(a, "-kernel", cfg.Kernel)
+	}
 	if cfg.Initrd != "" {
 		a = append(a, "-initrd", cfg.Initrd)
 	}
 	if cfg.Cmdline != "" {
 		a = append(a, "-append", cfg.Cmdline)
+	}
+	if cfg.Disk != "" {
+		a = append(a, "-drive", "file="+escapeOpt(cfg.Disk)+",format=raw,if=ide")
 	}
 	return append(a, cfg.ExtraArgs...)
 }
@@ -188,8 +203,12 @@ func (c Config) withDefaults() Config {
 
 func (c Config) validate() error {
 	switch {
-	case c.Kernel == "":
-		return errors.New("qemu: no kernel given")
+	case c.Kernel == "" && c.Disk == "":
+		return errors.New("qemu: no kernel or disk given")
+	case c.Kernel == "" && (c.Initrd != "" || c.Cmdline != ""):
+		return errors.New("qemu: an initrd or command line needs a kernel (a disk's boot loader has its own)")
+	case c.Disk != "" && c.Machine == "microvm":
+		return errors.New("qemu: machine microvm has no IDE disk; boot a disk on pc or q35")
 	case c.Machine != "microvm" && c.Machine != "q35" && c.Machine != "pc":
 		return fmt.Errorf("qemu: unknown machine %q (want microvm, q35 or pc)", c.Machine)
 	case c.Accel != "auto" && c.Accel != "kvm" && c.Accel != "tcg":
@@ -199,8 +218,15 @@ func (c Config) validate() error {
 	}
 	// Checked here because a missing kernel would otherwise first show up
 	// as a failed KVM probe.
-	if _, err := os.Stat(c.Kernel); err != nil {
-		return fmt.Errorf("qemu: kernel: %w", err)
+	if c.Kernel != "" {
+		if _, err := os.Stat(c.Kernel); err != nil {
+			return fmt.Errorf("qemu: kernel: %w", err)
+		}
+	}
+	if c.Disk != "" {
+		if _, err := os.Stat(c.Disk); err != nil {
+			return fmt.Errorf("qemu: disk: %w", err)
+		}
 	}
 	return nil
 }
@@ -297,6 +323,9 @@ func (t *tee) Write(p []byte) (int, error) {
 	_, _ = t.w.Write(p) // best effort, see teeTo
 	return t.buf.Write(p)
 }
+
+// escapeOpt escapes s for a QEMU option value, where a comma is doubled.
+func escapeOpt(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 
 // tail keeps the last few KiB of s, so an error stays readable even after
 // a chatty boot; the full text is in the Result.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,7 @@ func TestArgs(t *testing.T) {
 		return all
 	}
 	kernel := []string{"-kernel", "k.elf"}
+	disk := []string{"-drive", "file=d.img,format=raw,if=ide"}
 
 	tests := []struct {
 		name  string
@@ -55,6 +57,14 @@ func TestArgs(t *testing.T) {
 			Cmdline: "--probe debug", ExtraArgs: []string{"-d", "int"}}, "kvm",
 			join(pc, common("kvm", "host", "128", "1"), kernel,
 				[]string{"-initrd", "i.img", "-append", "--probe debug", "-d", "int"})},
+		{"pc disk boot", Config{Disk: "d.img", Machine: "pc"}, "tcg",
+			join(pc, common("tcg", "max", "128", "1"), disk)},
+		{"q35 disk boot keeps SeaBIOS", Config{Disk: "d.img", Machine: "q35"}, "tcg",
+			join([]string{Binary, "-M", "q35"}, common("tcg", "max", "128", "1"), disk)},
+		{"q35 kernel and disk", Config{Kernel: "k.elf", Disk: "d.img", Machine: "q35", Cmdline: "x"}, "tcg",
+			join(q35, common("tcg", "max", "128", "1"), kernel, []string{"-append", "x"}, disk)},
+		{"disk name with a comma", Config{Disk: "/tmp/a,b.img", Machine: "pc"}, "tcg",
+			join(pc, common("tcg", "max", "128", "1"), []string{"-drive", "file=/tmp/a,,b.img,format=raw,if=ide"})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,11 +123,17 @@ func TestChooseAccel(t *testing.T) {
 		{"probe passes", kvmOK, probeOK, "auto", "kvm", "KVM probe passed"},
 		{"empty is auto", kvmOK, probeOK, "", "kvm", "KVM probe passed"},
 		{"probe fails", kvmOK, probeHangs, "auto", "tcg", "KVM probe failed: timed out after 5s (KVM internal error. Suberror: 1)"},
+		{"disk boot", kvmOK, probeMustNotRun, "auto", "tcg", "no kernel to probe KVM with (disk boot); use accel kvm to force it"},
+		{"disk boot forced kvm", kvmOK, probeMustNotRun, "kvm", "kvm", "requested"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &chooser{openKVM: tt.openKVM, probe: tt.probe}
-			accel, reason := c.choose("gosv.elf", tt.forced)
+			kernel := "gosv.elf"
+			if strings.HasPrefix(tt.name, "disk boot") {
+				kernel = ""
+			}
+			accel, reason := c.choose(kernel, tt.forced)
 			if accel != tt.want || reason != tt.why {
 				t.Errorf("choose = %q, %q; want %q, %q", accel, reason, tt.want, tt.why)
 			}
@@ -166,11 +182,17 @@ func TestAccelFromEnv(t *testing.T) {
 
 func TestRunRejectsBadConfig(t *testing.T) {
 	kernel := writeKernel(t, exitCode("", 0))
+	disk := writeDisk(t, realModeExit("", 0))
 	for _, cfg := range []Config{
 		{},
 		{Kernel: filepath.Join(t.TempDir(), "missing.elf")},
 		{Kernel: kernel, Machine: "virt"},
 		{Kernel: kernel, Accel: "hvf"},
+		{Disk: filepath.Join(t.TempDir(), "missing.img"), Machine: "pc"},
+		{Disk: disk},                 // microvm has no IDE
+		{Kernel: kernel, Disk: disk}, // likewise
+		{Disk: disk, Machine: "pc", Cmdline: "--probe"},
+		{Disk: disk, Machine: "pc", Initrd: kernel},
 	} {
 		if _, err := Run(context.Background(), cfg); err == nil || errors.Is(err, ErrNoQEMU) {
 			t.Errorf("Run(%+v) = %v, want a config error", cfg, err)
@@ -216,6 +238,31 @@ func TestBootExitStatus(t *testing.T) {
 			}
 			if !started || res.Accel != "tcg" || res.AccelReason != "requested" {
 				t.Errorf("OnStart called %v, accel %q (%s)", started, res.Accel, res.AccelReason)
+			}
+			t.Logf("%s: %v", machine, res.Elapsed)
+		})
+	}
+}
+
+// TestBootDisk boots a hand-made boot sector through SeaBIOS, on both
+// machines that take a disk.
+func TestBootDisk(t *testing.T) {
+	needQEMU(t)
+	for _, machine := range []string{"pc", "q35"} {
+		t.Run(machine, func(t *testing.T) {
+			t.Parallel()
+			// One disk each: QEMU locks the image for writing.
+			disk := writeDisk(t, realModeExit("ok\n", 42))
+			res, err := Run(context.Background(), Config{Disk: disk, Machine: machine, Accel: "tcg", Timeout: 20 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Exited || res.GuestStatus != 42 || res.Serial != "ok\n" {
+				t.Errorf("exited %v, status %d, serial %q; want debug-exit with 42 and %q",
+					res.Exited, res.GuestStatus, res.Serial, "ok\n")
+			}
+			if slices.Contains(res.Args, "-kernel") || slices.Contains(res.Args, "qboot.rom") {
+				t.Errorf("disk boot with %q", res.Args)
 			}
 			t.Logf("%s: %v", machine, res.Elapsed)
 		})
@@ -300,6 +347,31 @@ func puts(msg string) []byte {
 		code = append(code, 0xb0, c, 0xee) // mov $c,%al; out %al,(%dx)
 	}
 	return code
+}
+
+// realModeExit is a boot sector's code (16-bit real mode, loaded at
+// 0x7c00): it writes msg to COM1, then status to the debug-exit port.
+func realModeExit(msg string, status byte) []byte {
+	code := []byte{0xba, 0xf8, 0x03} // mov $0x3f8,%dx
+	for _, c := range []byte(msg) {
+		code = append(code, 0xb0, c, 0xee) // mov $c,%al; out %al,(%dx)
+	}
+	code = append(code, 0xb0, status, 0xe6, DebugExitPort) // mov $status,%al; out %al,$0xf4
+	return append(code, 0xfa, 0xf4, 0xeb, 0xfd)            // cli; 1: hlt; jmp 1b
+}
+
+// writeDisk writes a 1 MiB raw disk whose boot sector holds code and
+// returns its path.
+func writeDisk(t *testing.T, code []byte) string {
+	t.Helper()
+	b := make([]byte, 1<<20)
+	copy(b, code)
+	b[510], b[511] = 0x55, 0xaa
+	path := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // writeKernel writes code as a minimal PVH kernel and returns its path.
