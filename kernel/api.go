@@ -38,6 +38,17 @@ func BootPhases() (kernelSetup, runtimeInit time.Duration) {
 		time.Duration((now - runtimeStartTSC) * 1000 / perMicro)
 }
 
+// TrapCounts sums system calls, page faults and timer interrupts over
+// all CPUs since boot.
+func TrapCounts() (syscalls, pageFaults, interrupts uint64) {
+	for i := 0; i < cpuCount; i++ {
+		syscalls += cpus[i].syscalls
+		pageFaults += cpus[i].pageFaults
+		interrupts += cpus[i].interrupts
+	}
+	return
+}
+
 // MemorySize is the RAM the machine was given (from the memory map).
 func MemorySize() uint64 { return bootInfo.RAM() }
 

@@ -64,12 +64,16 @@ func initLAPIC() {
 }
 
 // calibrateLAPICTimer measures the timer rate against the (already
-// calibrated) TSC.
+// calibrated) TSC, unless the PIT window measured it already.
 func calibrateLAPICTimer() {
+	if lapicTimerHz != 0 {
+		lapicWrite(lapicLVTTimer, vecTimer) // one-shot, unmasked
+		return
+	}
 	lapicWrite(lapicLVTTimer, lvtMasked|vecTimer)
 	lapicWrite(lapicTimerICR, 0xffffffff)
 	start := nanotime()
-	for nanotime()-start < 5_000_000 {
+	for nanotime()-start < 2_000_000 {
 		amd64.Pause()
 	}
 	counted := uint64(0xffffffff - lapicRead(lapicTimerCCR))

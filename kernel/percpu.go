@@ -50,6 +50,8 @@ type cpuLocal struct {
 	// (0: disarmed).
 	timerDeadline int64
 	ticks         uint64
+	// Event counters, read by TrapCounts.
+	syscalls, pageFaults, interrupts uint64
 	// tlbSeen is the TLB epoch this CPU has flushed for (see
 	// tlbshootdown.go).
 	tlbSeen atomic.Uint64

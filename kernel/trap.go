@@ -78,8 +78,10 @@ func trap(ctx *Context) {
 	t := &threads[c.sched.current]
 	switch v := f.Vector; {
 	case v == vecSyscall:
+		c.syscalls++
 		doSyscall(c, t, f)
 	case v == vecTimer:
+		c.interrupts++
 		lapicEOI()
 		c.ticks++
 		c.sched.timerFired(c)
@@ -96,6 +98,7 @@ func trap(ctx *Context) {
 		lapicEOI()
 		deviceInterrupt(int(v - vecDev0))
 	case v == vecPageFault:
+		c.pageFaults++
 		addr := uintptr(amd64.ReadCR2())
 		switch space.handleFault(addr, f.ErrorCode) {
 		case faultHandled:

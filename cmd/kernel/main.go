@@ -39,6 +39,8 @@ func main() {
 	if opts.Verbose {
 		k, r := kernel.BootPhases()
 		fmt.Printf("gosv: boot phases: kernel setup %v, Go runtime start %v\n", k, r)
+		sc, pf, irq := kernel.TrapCounts()
+		fmt.Printf("gosv: traps so far: %d system calls, %d page faults, %d timer interrupts\n", sc, pf, irq)
 	}
 
 	if len(opts.Test) > 0 {
