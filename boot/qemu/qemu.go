@@ -50,6 +50,10 @@ type Config struct {
 
 	ExtraArgs []string // appended last, so they can add devices or override
 
+	// NoDebugExit leaves out the isa-debug-exit device, so the guest
+	// must power off the way it would on a real machine (ACPI).
+	NoDebugExit bool
+
 	// Console, if set, receives the serial output as it arrives, for
 	// example os.Stdout for an interactive run. Stderr likewise receives
 	// QEMU's own messages, which matter most when the VM hangs (such as a
@@ -162,8 +166,10 @@ func Args(cfg Config, accel string) []string {
 		// ends the run instead of looping; no window.
 		"-nodefaults", "-no-reboot", "-display", "none",
 		"-serial", "stdio",
-		"-device", fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=4", DebugExitPort),
 	)
+	if !cfg.NoDebugExit {
+		a = append(a, "-device", fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=4", DebugExitPort))
+	}
 	if cfg.Kernel != "" {
 		a = append(a, "-kernel", cfg.Kernel)
 	}

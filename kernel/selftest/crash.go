@@ -2,6 +2,7 @@ package selftest
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"gosv/kernel"
@@ -14,6 +15,13 @@ func crashPanic() error {
 	go func() { panic("selftest crash-panic") }()
 	time.Sleep(5 * time.Second)
 	return errors.New("unrecovered panic did not stop the machine")
+}
+
+// crashReboot restarts the machine.
+func crashReboot() error {
+	fmt.Println("gosv: rebooting")
+	kernel.Reboot()
+	return errors.New("reboot returned")
 }
 
 // crashCore faults inside the kernel's core: the machine must print a

@@ -44,6 +44,7 @@ var Tests = []Test{
 	{Name: "smp", Run: testSMP},
 	{Name: "crash-panic", Run: crashPanic, Crash: true},
 	{Name: "crash-core", Run: crashCore, Crash: true},
+	{Name: "crash-reboot", Run: crashReboot, Crash: true},
 }
 
 // Run runs the tests named in names ("all" for every one), printing to
