@@ -280,9 +280,20 @@ func buildInitialStack() uintptr {
 	platform := str + 32
 	copy((*[64]byte)(ptrAt(str))[32:], "x86_64")
 
+	// GOMEMLIMIT tells the kernel's Go runtime how much memory there
+	// is, so that it collects garbage before the machine runs out
+	// rather than growing its heap as if RAM were unlimited. A share is
+	// left for page tables, stacks and kernel structures.
+	_, free := MemoryStats()
+	env := str - 64
+	space.access(env, 64, true)
+	var l line
+	l.s("GOMEMLIMIT=").u(free / 100 * 85)
+	copy((*[64]byte)(ptrAt(env))[:63], l.buf[:l.n])
+
 	words := [...]uint64{
 		1, uint64(str), 0, // argc, argv[0], NULL
-		0, // envp: none
+		uint64(env), 0, // envp
 		auxPageSz, pageSize,
 		auxRandom, uint64(random),
 		auxHWCap, uint64(cpu.leaf1EDX),
@@ -292,7 +303,7 @@ func buildInitialStack() uintptr {
 		auxExecFn, uint64(str),
 		auxNull, 0,
 	}
-	sp := (str - uintptr(len(words))*8) &^ 15
+	sp := (env - uintptr(len(words))*8) &^ 15
 	space.access(sp, uintptr(len(words))*8, true)
 	for k, w := range words {
 		*(*uint64)(ptrAt(sp + uintptr(k)*8)) = w

@@ -90,3 +90,17 @@ func TestProbe(t *testing.T) {
 		t.Errorf("guest status %#x, want %#x", res.GuestStatus, qemu.ProbeStatus)
 	}
 }
+
+// TestSmallMemory runs the whole suite in a 16 MiB machine: the GC test
+// then allocates four times the machine's memory, which only works if
+// the runtime knows the limit (GOMEMLIMIT from the kernel) and freed
+// memory goes back to the kernel and is reused.
+func TestSmallMemory(t *testing.T) {
+	res := Boot(t, qemu.Config{MemoryMB: 16, Cmdline: "--test=all"})
+	if !strings.Contains(res.Serial, "selftest: gc: ok") || !strings.Contains(res.Serial, " passed, 0 failed") {
+		t.Errorf("self-tests failed in 16 MiB:\n%s", res.Serial)
+	}
+	if !res.Exited || res.GuestStatus != 0 {
+		t.Errorf("guest status %d, want 0", res.GuestStatus)
+	}
+}

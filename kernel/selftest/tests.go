@@ -141,8 +141,11 @@ func recurse(n int) int {
 }
 
 func testRecursion() error {
-	// ~100k frames of >100 bytes: the stack grows past 10 MiB.
-	const depth = 100000
+	// Up to 100k frames of >100 bytes: the stack grows past 10 MiB, or
+	// to an eighth of memory on small machines (growth doubles the
+	// stack and copies it, so it briefly needs three times the size).
+	total, _ := kernel.MemoryStats()
+	depth := int(min(100000, total/8/160))
 	got := recurse(depth)
 	want := 0
 	for n := 1; n <= depth; n++ {
@@ -285,12 +288,13 @@ func testGC() error {
 	// keeping only a few alive: this only works if freed memory is
 	// reused and given back.
 	goal := 4 * total
+	live := max(2, int(total>>20)/16) // MiB kept alive at any time
 	var allocated uint64
 	for allocated < goal {
 		b := make([]byte, 1<<20)
 		b[0], b[len(b)-1] = 1, 1
 		sink = append(sink, b)
-		if len(sink) > 8 {
+		if len(sink) > live {
 			sink = sink[1:]
 		}
 		allocated += uint64(len(b))
