@@ -42,6 +42,8 @@ var Tests = []Test{
 	{Name: "finalizers", Run: testFinalizers},
 	{Name: "gc", Run: testGC},
 	{Name: "smp", Run: testSMP},
+	{Name: "enosys", Run: testENOSYS},
+	{Name: "dmesg", Run: testDmesg},
 	{Name: "crash-panic", Run: crashPanic, Crash: true},
 	{Name: "crash-core", Run: crashCore, Crash: true},
 	{Name: "crash-reboot", Run: crashReboot, Crash: true},
