@@ -84,26 +84,19 @@ type ThreadInfo struct {
 
 // Threads returns a snapshot of live threads.
 func Threads() []ThreadInfo {
-	var out []ThreadInfo
-	was := disableInterrupts()
-	var snap [maxThreads]thread
-	threadMu.lock()
+	names := [...]string{threadFree: "free", threadRunnable: "runnable", threadRunning: "running",
+		threadBlocked: "waiting", threadWaking: "runnable", threadIdle: "idle"}
+	out := make([]ThreadInfo, 0, 16)
 	for i := range threads {
-		snap[i].state.Store(threads[i].state.Load())
-		snap[i].tid = threads[i].tid
-		snap[i].cpu = threads[i].cpu
-		snap[i].switches = threads[i].switches
-		snap[i].cpuNanos = threads[i].cpuNanos
-	}
-	threadMu.unlock()
-	restoreInterrupts(was)
-	names := [...]string{threadFree: "free", threadRunnable: "runnable", threadRunning: "running", threadBlocked: "waiting", threadWaking: "runnable", threadIdle: "idle"}
-	for i := range snap {
-		t := &snap[i]
-		if s := t.state.Load(); s == threadFree || s == threadIdle {
+		t := &threads[i]
+		// Fields are read without the thread lock: a snapshot that may
+		// mix two moments is fine for reporting.
+		st := t.state.Load()
+		if st == threadFree || st == threadIdle {
 			continue
 		}
-		out = append(out, ThreadInfo{TID: int(t.tid), CPU: int(t.cpu), State: names[t.state.Load()], Switches: t.switches, CPUTime: time.Duration(t.cpuNanos)})
+		out = append(out, ThreadInfo{TID: int(t.tid), CPU: int(t.cpu), State: names[st],
+			Switches: t.switches, CPUTime: time.Duration(t.cpuNanos)})
 	}
 	return out
 }
