@@ -29,7 +29,7 @@ FORCE:
 
 # qemu installs QEMU from Debian when it is missing.
 qemu:
-	@command -v qemu-system-x86_64 >/dev/null 2>&1 || scripts/install-qemu.sh
+	@scripts/install-qemu.sh
 
 run: kernel qemu
 	$(GO) run ./cmd/gosvrun -kernel $(KERNEL) -machine $(MACHINE) -m $(MEM) -smp $(SMP) -accel $(ACCEL) -timeout $(TIMEOUT) -append "$(CMDLINE)"
@@ -40,6 +40,11 @@ test: kernel qemu vet
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null)" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+# bench boots gosv and a Debian Linux guest side by side under the same
+# QEMU settings and rewrites docs/benchmarks.md (see cmd/gosvbench).
+bench: kernel qemu
+	$(GO) run ./cmd/gosvbench -write
 
 clean:
 	rm -rf $(BUILD)

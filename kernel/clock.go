@@ -62,21 +62,37 @@ func measureTSCWithPIT() (tscHz, lapicHz uint64) {
 	const wait = pitHz / 400
 	lapicWrite(lapicLVTTimer, lvtMasked|vecTimer)
 	lapicWrite(lapicTimerICR, 0xffffffff)
-	start := pitCount()
-	t0 := amd64.RDTSC()
-	for spins := 0; ; spins++ {
-		now := pitCount()
-		if start-now >= wait {
+	start, t0, l0, ok := pitSample()
+	if !ok {
+		return 0, 0
+	}
+	for spins := 0; spins < 50_000_000; spins++ {
+		now, t1, l1, ok := pitSample()
+		if ok && start-now >= wait {
 			elapsed := uint64(start - now)
-			t1 := amd64.RDTSC()
-			counted := uint64(0xffffffff - lapicRead(lapicTimerCCR))
 			lapicWrite(lapicTimerICR, 0)
-			return (t1 - t0) * pitHz / elapsed, counted * pitHz / elapsed
-		}
-		if spins > 50_000_000 {
-			return 0, 0
+			return (t1 - t0) * pitHz / elapsed, uint64(l0-l1) * pitHz / elapsed
 		}
 	}
+	return 0, 0
+}
+
+// pitSample reads the PIT counter together with the TSC and the LAPIC
+// timer. The reads are bracketed by two TSC reads, and a sample whose
+// bracket is wide (the vCPU was descheduled, or an emulated port access
+// was slow) is rejected: pairing a PIT count with a TSC value taken much
+// later is what makes a short calibration window inaccurate.
+func pitSample() (pit uint16, tsc uint64, lapic uint32, ok bool) {
+	for try := 0; try < 100; try++ {
+		t1 := amd64.RDTSC()
+		pit = pitCount()
+		lapic = lapicRead(lapicTimerCCR)
+		t2 := amd64.RDTSC()
+		if t2-t1 < 200_000 { // ~0.1 ms at any plausible TSC rate
+			return pit, t1 + (t2-t1)/2, lapic, true
+		}
+	}
+	return 0, 0, 0, false
 }
 
 // initClock picks the clock source and calibrates it.

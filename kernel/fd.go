@@ -48,42 +48,36 @@ type epollItem struct {
 
 type epollSet struct {
 	used  bool
+	proc  *process
 	items [maxEpollItems]epollItem
 	n     int
 }
 
 var (
 	fdLock spinLock
-	fds    [maxFDs]fdEntry
 	epolls [maxEpolls]epollSet
 )
 
-func initFDs() {
-	for i := 0; i < 3; i++ {
-		fds[i] = fdEntry{kind: fdConsole}
-	}
-}
-
 // allocFD returns the lowest free descriptor, or -1.
-func allocFD(kind fdKind) int {
-	for i := range fds {
-		if fds[i].kind == fdFree {
-			fds[i] = fdEntry{kind: kind}
+func (p *process) allocFD(kind fdKind) int {
+	for i := range p.fds {
+		if p.fds[i].kind == fdFree {
+			p.fds[i] = fdEntry{kind: kind}
 			return i
 		}
 	}
 	return -1
 }
 
-func getFD(fd int64) (*fdEntry, bool) {
-	if fd < 0 || fd >= maxFDs || fds[fd].kind == fdFree {
+func (p *process) getFD(fd int64) (*fdEntry, bool) {
+	if fd < 0 || fd >= maxFDs || p.fds[fd].kind == fdFree {
 		return nil, false
 	}
-	return &fds[fd], true
+	return &p.fds[fd], true
 }
 
-func closeFD(fd int64) errno {
-	e, ok := getFD(fd)
+func (p *process) closeFD(fd int64) errno {
+	e, ok := p.getFD(fd)
 	if !ok {
 		return EBADF
 	}
@@ -94,6 +88,9 @@ func closeFD(fd int64) errno {
 	// last reference goes.
 	for i := range epolls {
 		ep := &epolls[i]
+		if ep.proc != p {
+			continue
+		}
 		for j := 0; j < ep.n; j++ {
 			if ep.items[j].fd == int32(fd) {
 				ep.items[j] = ep.items[ep.n-1]
@@ -107,8 +104,8 @@ func closeFD(fd int64) errno {
 }
 
 // readiness returns the epoll events fd is ready for.
-func readiness(fd int32) uint32 {
-	e, ok := getFD(int64(fd))
+func (p *process) readiness(fd int32) uint32 {
+	e, ok := p.getFD(int64(fd))
 	if !ok {
 		return epollHup
 	}
@@ -130,7 +127,7 @@ func epollCollect(ep *epollSet, buf uintptr, max int) int {
 	n := 0
 	for j := 0; j < ep.n && n < max; j++ {
 		it := &ep.items[j]
-		ready := readiness(it.fd) & (it.events | epollErr | epollHup)
+		ready := ep.proc.readiness(it.fd) & (it.events | epollErr | epollHup)
 		if ready == 0 {
 			continue
 		}
@@ -144,13 +141,13 @@ func epollCollect(ep *epollSet, buf uintptr, max int) int {
 }
 
 // notifyFD wakes epoll waiters that watch fd, so they look again.
-func notifyFD(fd int32) {
+func (p *process) notifyFD(fd int32) {
 	for i := range threads {
 		t := &threads[i]
-		if t.state.Load() != threadBlocked || t.wait != waitEpoll {
+		if t.state.Load() != threadBlocked || t.wait != waitEpoll || &procs[t.proc] != p {
 			continue
 		}
-		e, ok := getFD(int64(t.epollFD))
+		e, ok := p.getFD(int64(t.epollFD))
 		if !ok || e.kind != fdEpoll {
 			continue
 		}

@@ -45,6 +45,7 @@ type thread struct {
 	ctx   Context
 	state atomic.Uint32
 	wait  waitReason
+	proc  uint8 // index into procs
 	cpu   int32
 	tid   int32
 	// next links the thread into its CPU's run queue or a futex queue.
@@ -97,7 +98,7 @@ func newThread() int32 {
 		t := &threads[i]
 		if t.state.Load() == threadFree {
 			t.ctx.Frame = Frame{}
-			t.wait, t.cpu, t.tid = waitNone, 0, nextTID
+			t.wait, t.cpu, t.tid, t.proc = waitNone, 0, nextTID, procKernel
 			t.next, t.inboxNext, t.sleepNext = noThread, noThread, noThread
 			t.sleeping, t.deadline, t.wakeRestart, t.woken = false, 0, false, false
 			t.futexAddr, t.sigMask, t.clearTID = 0, 0, 0

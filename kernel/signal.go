@@ -61,10 +61,7 @@ type sigAltStack struct {
 	size  uintptr
 }
 
-var (
-	sigActions [numSig + 1]sigAction
-	sigLock    spinLock
-)
+var sigLock spinLock
 
 // Linux's signal frame (arch/x86/include/asm/sigframe.h, struct
 // rt_sigframe): return address, ucontext, siginfo; the FXSAVE area sits
@@ -112,7 +109,7 @@ func deliverPending(t *thread, ctx *Context) {
 			continue
 		}
 		t.sigPending.And(^bit)
-		act := sigActions[sig]
+		act := procOf(t).sigActions[sig]
 		switch act.handler {
 		case sigIgnore:
 			continue
@@ -134,7 +131,7 @@ func deliverPending(t *thread, ctx *Context) {
 // reports false when the thread has no handler (or the signal is
 // blocked), so the caller reports the crash.
 func deliverFault(t *thread, ctx *Context, sig int, addr uintptr) bool {
-	act := sigActions[sig]
+	act := procOf(t).sigActions[sig]
 	if act.handler == sigDefault || act.handler == sigIgnore || t.sigMask&(1<<(sig-1)) != 0 {
 		return false
 	}
@@ -195,7 +192,7 @@ func pushSignalFrame(t *thread, ctx *Context, sig int, act *sigAction, code int3
 		t.sigMask |= 1 << (sig - 1)
 	}
 	if act.flags&saResetHand != 0 {
-		sigActions[sig].handler = sigDefault
+		procOf(t).sigActions[sig].handler = sigDefault
 	}
 	return true
 }

@@ -70,7 +70,7 @@ func start64(magic, info, tables uint64) {
 	initClock()
 	calibrateLAPICTimer()
 	initFutexTable()
-	initFDs()
+	initProcesses()
 	initACPI()
 	initIOAPIC(acpiTables.IOAPIC)
 	for i := range threads {

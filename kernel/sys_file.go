@@ -14,7 +14,7 @@ const (
 func sysRead(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	fdLock.lock()
 	defer fdLock.unlock()
-	e, ok := getFD(int64(f.RDI))
+	e, ok := procOf(t).getFD(int64(f.RDI))
 	if !ok {
 		return errnoResult(EBADF)
 	}
@@ -40,12 +40,12 @@ func sysRead(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 }
 
 func sysWrite(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
-	return writeFD(int64(f.RDI), uintptr(f.RSI), uintptr(f.RDX))
+	return writeFD(procOf(t), int64(f.RDI), uintptr(f.RSI), uintptr(f.RDX))
 }
 
-func writeFD(fd int64, buf, n uintptr) int64 {
+func writeFD(p *process, fd int64, buf, n uintptr) int64 {
 	fdLock.lock()
-	e, ok := getFD(fd)
+	e, ok := p.getFD(fd)
 	if !ok {
 		fdLock.unlock()
 		return errnoResult(EBADF)
@@ -75,7 +75,7 @@ func writeFD(fd int64, buf, n uintptr) int64 {
 			return errnoResult(EAGAIN)
 		}
 		e.counter += v
-		notifyFD(int32(fd))
+		p.notifyFD(int32(fd))
 		return 8
 	}
 	fdLock.unlock()
@@ -105,7 +105,7 @@ func sysWritev(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		if n == 0 {
 			continue
 		}
-		r := writeFD(int64(f.RDI), base, n)
+		r := writeFD(procOf(t), int64(f.RDI), base, n)
 		if r < 0 {
 			if total > 0 {
 				return total
@@ -126,13 +126,13 @@ func sysOpenat(c *cpuLocal, t *thread, i int32, f *Frame) int64 { return errnoRe
 func sysClose(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	fdLock.lock()
 	defer fdLock.unlock()
-	return errnoResult(closeFD(int64(f.RDI)))
+	return errnoResult(procOf(t).closeFD(int64(f.RDI)))
 }
 
 func sysIoctl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	fdLock.lock()
 	defer fdLock.unlock()
-	if _, ok := getFD(int64(f.RDI)); !ok {
+	if _, ok := procOf(t).getFD(int64(f.RDI)); !ok {
 		return errnoResult(EBADF)
 	}
 	return errnoResult(ENOTTY)
@@ -141,7 +141,7 @@ func sysIoctl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 func sysFcntl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	fdLock.lock()
 	defer fdLock.unlock()
-	e, ok := getFD(int64(f.RDI))
+	e, ok := procOf(t).getFD(int64(f.RDI))
 	if !ok {
 		return errnoResult(EBADF)
 	}
@@ -166,13 +166,14 @@ func sysFcntl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 func sysEventfd2(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	fdLock.lock()
 	defer fdLock.unlock()
-	fd := allocFD(fdEventfd)
+	p := procOf(t)
+	fd := p.allocFD(fdEventfd)
 	if fd < 0 {
 		return errnoResult(EMFILE)
 	}
-	fds[fd].counter = uint64(uint32(f.RDI))
-	fds[fd].flags = uint32(f.RSI) & oNonblock
-	fds[fd].cloexec = f.RSI&oCloexec != 0
+	p.fds[fd].counter = uint64(uint32(f.RDI))
+	p.fds[fd].flags = uint32(f.RSI) & oNonblock
+	p.fds[fd].cloexec = f.RSI&oCloexec != 0
 	return int64(fd)
 }
 
@@ -189,20 +190,21 @@ func sysEpollCreate1(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	if set < 0 {
 		return errnoResult(EMFILE)
 	}
-	fd := allocFD(fdEpoll)
+	p := procOf(t)
+	fd := p.allocFD(fdEpoll)
 	if fd < 0 {
 		return errnoResult(EMFILE)
 	}
-	epolls[set] = epollSet{used: true}
-	fds[fd].epoll = int32(set)
-	fds[fd].cloexec = f.RDI&oCloexec != 0
+	epolls[set] = epollSet{used: true, proc: p}
+	p.fds[fd].epoll = int32(set)
+	p.fds[fd].cloexec = f.RDI&oCloexec != 0
 	return int64(fd)
 }
 
 func sysEpollCtl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	fdLock.lock()
 	defer fdLock.unlock()
-	e, ok := getFD(int64(f.RDI))
+	e, ok := procOf(t).getFD(int64(f.RDI))
 	if !ok {
 		return errnoResult(EBADF)
 	}
@@ -210,7 +212,7 @@ func sysEpollCtl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		return errnoResult(EINVAL)
 	}
 	target := int32(f.RDX)
-	if _, ok := getFD(int64(target)); !ok {
+	if _, ok := procOf(t).getFD(int64(target)); !ok {
 		return errnoResult(EBADF)
 	}
 	ep := &epolls[e.epoll]
@@ -271,7 +273,7 @@ func sysEpollPwait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 func epollWait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	fdLock.lock()
 	defer fdLock.unlock()
-	e, ok := getFD(int64(f.RDI))
+	e, ok := procOf(t).getFD(int64(f.RDI))
 	if !ok {
 		return errnoResult(EBADF)
 	}

@@ -56,7 +56,7 @@ func sysGetrlimit(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 }
 
 func sysPrlimit64(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
-	if f.RDI != 0 && int32(f.RDI) != pid {
+	if f.RDI != 0 && int32(f.RDI) != procOf(t).pid {
 		return errnoResult(ESRCH)
 	}
 	if old := uintptr(f.R10); old != 0 {

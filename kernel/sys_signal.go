@@ -17,12 +17,13 @@ func sysRtSigaction(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	}
 	sigLock.lock()
 	defer sigLock.unlock()
-	prev := sigActions[sig]
+	p := procOf(t)
+	prev := p.sigActions[sig]
 	if act != 0 {
 		if sig == sigKILL || sig == sigSTOP {
 			return errnoResult(EINVAL)
 		}
-		sigActions[sig] = *(*sigAction)(ptrAt(act))
+		p.sigActions[sig] = *(*sigAction)(ptrAt(act))
 	}
 	if old != 0 {
 		*(*sigAction)(ptrAt(old)) = prev

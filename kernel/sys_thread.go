@@ -20,7 +20,6 @@ const (
 	archGetFS = 0x1003
 	archGetGS = 0x1004
 
-	pid = 1 // the one process
 )
 
 // sysClone creates a thread. Only threads exist here: without CLONE_VM
@@ -46,6 +45,7 @@ func sysClone(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		ct.ctx.Frame.FSBase = f.R8
 	}
 	ct.sigMask = t.sigMask
+	ct.proc = t.proc
 	ct.cpu = placeThread()
 	tid := ct.tid
 	if flags&cloneParentSetTID != 0 && space.access(uintptr(f.RDX), 4, true) {
@@ -77,17 +77,17 @@ func sysExit(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	threadMu.lock()
 	t.state.Store(threadFree)
 	threadMu.unlock()
-	if liveThreads() == 0 {
-		powerOff(int(f.RDI) & 0xff)
+	if liveThreads(t.proc) == 0 {
+		processExited(t.proc, int(f.RDI)&0xff)
 	}
 	c.sched.needResched = true
 	return sysBlocked
 }
 
-func liveThreads() int {
+func liveThreads(proc uint8) int {
 	n := 0
 	for i := range threads {
-		if s := threads[i].state.Load(); s != threadFree && s != threadIdle {
+		if s := threads[i].state.Load(); s != threadFree && s != threadIdle && threads[i].proc == proc {
 			n++
 		}
 	}
@@ -95,12 +95,23 @@ func liveThreads() int {
 }
 
 func sysExitGroup(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
-	powerOff(int(f.RDI) & 0xff)
+	processExited(t.proc, int(f.RDI)&0xff)
 	return 0
 }
 
+// processExited ends the machine: with one application per VM, its exit
+// status is the VM's (and the kernel's own runtime exiting means the
+// boot sequence is over).
+func processExited(proc uint8, status int) {
+	if proc == procApp {
+		l := line{}
+		l.s("gosv: application exited with status ").u(uint64(status)).print()
+	}
+	powerOff(status)
+}
+
 func sysGettid(c *cpuLocal, t *thread, i int32, f *Frame) int64 { return int64(t.tid) }
-func sysGetpid(c *cpuLocal, t *thread, i int32, f *Frame) int64 { return pid }
+func sysGetpid(c *cpuLocal, t *thread, i int32, f *Frame) int64 { return int64(procOf(t).pid) }
 func sysZero(c *cpuLocal, t *thread, i int32, f *Frame) int64   { return 0 }
 
 func sysSetTidAddress(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
@@ -190,29 +201,31 @@ func sysFutex(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 
 // sysTgkill and sysTkill send a signal to one thread.
 func sysTgkill(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
-	if int32(f.RDI) != pid {
+	if int32(f.RDI) != procOf(t).pid {
 		return errnoResult(ESRCH)
 	}
-	return signalThread(int32(f.RSI), int(f.RDX))
+	return signalThread(t.proc, int32(f.RSI), int(f.RDX))
 }
 
 func sysTkill(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
-	return signalThread(int32(f.RDI), int(f.RSI))
+	return signalThread(t.proc, int32(f.RDI), int(f.RSI))
 }
 
 func sysKill(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
-	if int32(f.RDI) != pid && int32(f.RDI) != 0 {
+	if int32(f.RDI) != procOf(t).pid && int32(f.RDI) != 0 {
 		return errnoResult(ESRCH)
 	}
-	return signalThread(t.tid, int(f.RSI))
+	return signalThread(t.proc, t.tid, int(f.RSI))
 }
 
-func signalThread(tid int32, sig int) int64 {
+// signalThread sends sig to thread tid of process proc (a process can
+// only signal its own threads).
+func signalThread(proc uint8, tid int32, sig int) int64 {
 	if sig < 0 || sig > numSig {
 		return errnoResult(EINVAL)
 	}
 	target, ti := threadByTID(tid)
-	if target == nil {
+	if target == nil || target.proc != proc {
 		return errnoResult(ESRCH)
 	}
 	if sig == 0 {

@@ -1,0 +1,41 @@
+package kernel
+
+// Processes. A gosv machine runs two: the kernel's own Go runtime and the
+// one application, in one address space (as in OSv). What Linux keeps
+// per process is kept per process here too, so that the application's
+// Go runtime (or libc) and the kernel's do not see each other's signal
+// handlers, file descriptors or program break.
+
+const (
+	procKernel = 0
+	procApp    = 1
+	numProcs   = 2
+)
+
+type process struct {
+	pid        int32
+	sigActions [numSig + 1]sigAction
+	fds        [maxFDs]fdEntry
+	// The program break: brkStart is the end of the executable's
+	// image, brk the current break.
+	brkStart, brk uintptr
+	// started is set once the process has a thread.
+	started bool
+}
+
+var procs [numProcs]process
+
+// Process IDs: the application sees itself as pid 1, like a container's
+// init; the kernel's runtime is pid 0.
+func initProcesses() {
+	procs[procKernel].pid = 0
+	procs[procApp].pid = 1
+	for i := range procs {
+		for fd := 0; fd < 3; fd++ {
+			procs[i].fds[fd] = fdEntry{kind: fdConsole}
+		}
+	}
+	procs[procKernel].started = true
+}
+
+func procOf(t *thread) *process { return &procs[t.proc] }
