@@ -299,3 +299,15 @@ func (m *MarkerClock) Seen() (time.Time, bool) {
 	defer m.mu.Unlock()
 	return m.at, m.seen
 }
+
+var speedupRE = regexp.MustCompile(`selftest: smp: \d+ CPUs, .*speedup ([0-9.]+)x`)
+
+// ParseSpeedup reads the smp self-test's speed-up from serial output.
+func ParseSpeedup(serial string) (float64, bool) {
+	m := speedupRE.FindStringSubmatch(serial)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
+}

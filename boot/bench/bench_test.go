@@ -361,3 +361,13 @@ func TestTSCkHz(t *testing.T) {
 		t.Error("GosvTSCkHz parsed a line without a TSC rate")
 	}
 }
+
+func TestParseSpeedup(t *testing.T) {
+	v, ok := ParseSpeedup("x\nselftest: smp: 2 CPUs, at most 2 busy at once, speedup 1.93x\nselftest: smp: ok (600ms)\n")
+	if !ok || v != 1.93 {
+		t.Errorf("ParseSpeedup = %v, %v; want 1.93, true", v, ok)
+	}
+	if _, ok := ParseSpeedup("selftest: smp: ok"); ok {
+		t.Errorf("ParseSpeedup found a speed-up in output without one")
+	}
+}

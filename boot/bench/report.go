@@ -47,6 +47,12 @@ type Report struct {
 	GosvGuest, LinuxGuest   Summary // guest clock: first instruction to Go main / kernel clock start to init
 	GosvMarker, LinuxMarker Summary // host clock: exec to the marker line on the serial port
 
+	// SMPSpeedups are the smp self-test's CPU-bound throughput ratios
+	// (all CPUs against one) in gosv booted with SMPCPUs CPUs under
+	// multi-threaded TCG.
+	SMPCPUs     int
+	SMPSpeedups []float64
+
 	MinMemoryMiB           int
 	MemLo, MemHi           int
 	MemProbes              []Probe
@@ -199,6 +205,19 @@ func (r *Report) Markdown() string {
 		probes = append(probes, fmt.Sprintf("%d MiB %s", pr.MiB, mark))
 	}
 	p("- memory search: %s\n\n", strings.Join(probes, ", "))
+
+	if len(r.SMPSpeedups) > 0 {
+		p("## SMP scaling\n\n")
+		p("gosv booted with `-smp %d` (`-accel tcg,thread=multi` under TCG) and\n", r.SMPCPUs)
+		p("`--test=smp`: a CPU-bound loop on %d goroutines against one goroutine,\n", r.SMPCPUs)
+		p("300 ms each, in the same boot. Speed-ups: ")
+		var s []string
+		for _, v := range r.SMPSpeedups {
+			s = append(s, fmt.Sprintf("%.2fx", v))
+		}
+		p("%s (ideal: %d.00x). With %d host cores shared with QEMU's own\n", strings.Join(s, ", "), r.SMPCPUs, r.HostCPUs)
+		p("threads and other load, the host's load decides how close it gets.\n\n")
+	}
 
 	p("## Targets\n\n")
 	p("| target | measured | met |\n|---|---|---|\n")

@@ -239,6 +239,24 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
+	// SMP scaling: the smp self-test prints its speed-up.
+	r.SMPCPUs = 2
+	for i := 0; i < 3; i++ {
+		cfg := gosvCfg
+		cfg.CPUs = r.SMPCPUs
+		cfg.Cmdline = "--test=smp"
+		res, err := qemu.Run(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("smp boot: %w", err)
+		}
+		v, ok := bench.ParseSpeedup(res.Serial)
+		if !ok {
+			return fmt.Errorf("smp boot printed no speed-up:\n%s", res.Serial)
+		}
+		logf("smp run %d: speed-up %.2fx", i+1, v)
+		r.SMPSpeedups = append(r.SMPSpeedups, v)
+	}
+
 	r.LoadAvgEnd = loadAvg()
 	md := r.Markdown()
 	fmt.Print(md)
