@@ -19,7 +19,6 @@ const (
 	archSetFS = 0x1002
 	archGetFS = 0x1003
 	archGetGS = 0x1004
-
 )
 
 // sysClone creates a thread. Only threads exist here: without CLONE_VM
