@@ -90,6 +90,9 @@ func (p *physAllocator) addRange(start, end uint64) {
 func (p *physAllocator) reserve(start, end uint64) {
 	start &^= pageSize - 1
 	end = (end + pageSize - 1) &^ (pageSize - 1)
+	if end <= start {
+		return // empty: nothing to split
+	}
 	for i := 0; i < p.nranges; i++ {
 		r := p.ranges[i]
 		if end <= r.start || start >= r.end {
@@ -112,6 +115,10 @@ func (p *physAllocator) reserve(start, end uint64) {
 			if p.nranges < maxPhysRanges {
 				p.ranges[p.nranges] = physRange{end, r.end}
 				p.nranges++
+			} else { // no room: the part above is lost
+				lost := (r.end - end) / pageSize
+				p.freePages -= lost
+				p.totalPages -= lost
 			}
 		}
 	}

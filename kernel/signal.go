@@ -1,6 +1,10 @@
 package kernel
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"gosv/arch/amd64"
+)
 
 // Signals, as far as the Go runtime and Linux programs need them:
 // per-process actions, per-thread masks and alternate stacks, delivery
@@ -217,9 +221,42 @@ func sigreturn(t *thread, ctx *Context) bool {
 	return true
 }
 
-// killedBySignal ends the program the way Linux reports a fatal signal.
+var signalNames = [...]string{sigHUP: "SIGHUP", sigINT: "SIGINT", sigQUIT: "SIGQUIT", sigILL: "SIGILL",
+	sigTRAP: "SIGTRAP", sigABRT: "SIGABRT", sigBUS: "SIGBUS", sigFPE: "SIGFPE", sigKILL: "SIGKILL",
+	10: "SIGUSR1", sigSEGV: "SIGSEGV", 12: "SIGUSR2", sigPIPE: "SIGPIPE", 14: "SIGALRM", sigTERM: "SIGTERM"}
+
+// killedBySignal ends the program the way Linux reports a fatal signal:
+// for the application, a report of the signal, the faulting address and
+// the registers, then power-off with status 128+signal (what a shell
+// would report); for the kernel's runtime, the kernel's fatal report.
 func killedBySignal(t *thread, ctx *Context, sig int) {
+	if t.proc != procApp {
+		l := line{}
+		l.s("gosv: kernel thread ").d(int64(t.tid)).s(" killed by signal ").u(uint64(sig)).print()
+		fatal(ctx, "fatal signal in the kernel")
+		return
+	}
+	f := &ctx.Frame
 	l := line{}
-	l.s("gosv: thread ").d(int64(t.tid)).s(" killed by signal ").u(uint64(sig)).print()
-	fatal(ctx, "fatal signal")
+	name := "signal"
+	if sig < len(signalNames) && signalNames[sig] != "" {
+		name = signalNames[sig]
+	}
+	l.s("gosv: application thread ").d(int64(t.tid)).s(" killed by ").s(name).s(" (").u(uint64(sig)).s(")")
+	if f.Vector < 32 {
+		l.s(": ")
+		if int(f.Vector) < len(exceptionNames) {
+			l.s(exceptionNames[f.Vector])
+		}
+		if f.Vector == vecPageFault {
+			l.s(" at address ").x(amd64.ReadCR2())
+		}
+	}
+	l.print()
+	l.s("  RIP ").x(f.RIP).s(" RSP ").x(f.RSP).s(" RBP ").x(f.RBP).s(" RFLAGS ").x(f.RFLAGS).print()
+	l.s("  RAX ").x(f.RAX).s(" RBX ").x(f.RBX).s(" RCX ").x(f.RCX).s(" RDX ").x(f.RDX).print()
+	l.s("  RSI ").x(f.RSI).s(" RDI ").x(f.RDI).s(" R8 ").x(f.R8).s(" R9 ").x(f.R9).print()
+	l.s("  R10 ").x(f.R10).s(" R11 ").x(f.R11).s(" R12 ").x(f.R12).s(" R13 ").x(f.R13).print()
+	l.s("  R14 ").x(f.R14).s(" R15 ").x(f.R15).s(" FS ").x(f.FSBase).print()
+	powerOff(128 + sig)
 }

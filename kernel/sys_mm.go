@@ -22,8 +22,31 @@ func sysMadvise(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	return errnoResult(space.madvise(uintptr(f.RDI), uintptr(f.RSI), int(f.RDX)))
 }
 
-// sysBrk has no heap to grow until an application is loaded: report the
-// break as 0 and refuse to move it, which makes libcs fall back to mmap.
+// brkMax bounds how far the program break may grow past the image.
+const brkMax = 1 << 30
+
+// sysBrk moves the program break. The heap between the end of the
+// image and the break is ordinary anonymous memory; growing maps more
+// (never over another mapping), shrinking unmaps. Like Linux, it
+// returns the break, unchanged on failure. The kernel's own runtime has
+// no break.
 func sysBrk(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
-	return 0
+	p := procOf(t)
+	want := uintptr(f.RDI)
+	if p.brkStart == 0 || want < p.brkStart || want > p.brkStart+brkMax {
+		return int64(p.brk)
+	}
+	oldTop := (p.brk + pageSize - 1) &^ (pageSize - 1)
+	newTop := (want + pageSize - 1) &^ (pageSize - 1)
+	switch {
+	case newTop > oldTop:
+		if _, err := space.mmap(oldTop, newTop-oldTop, protRead|protWrite,
+			mapPrivate|mapAnonymous|mapFixedNoReplace, -1); err != 0 {
+			return int64(p.brk)
+		}
+	case newTop < oldTop:
+		space.munmap(newTop, oldTop-newTop)
+	}
+	p.brk = want
+	return int64(want)
 }

@@ -25,6 +25,9 @@ var syscallTable = [...]syscallEntry{
 	1:   {"write", sysWrite},
 	2:   {"open", sysOpen},
 	3:   {"close", sysClose},
+	4:   {"stat", nil},
+	5:   {"fstat", sysFstat},
+	6:   {"lstat", nil},
 	9:   {"mmap", sysMmap},
 	10:  {"mprotect", sysMprotect},
 	11:  {"munmap", sysMunmap},
@@ -71,6 +74,7 @@ var syscallTable = [...]syscallEntry{
 	233: {"epoll_ctl", sysEpollCtl},
 	234: {"tgkill", sysTgkill},
 	257: {"openat", sysOpenat},
+	262: {"newfstatat", sysNewfstatat},
 	273: {"set_robust_list", sysZero},
 	281: {"epoll_pwait", sysEpollPwait},
 	290: {"eventfd2", sysEventfd2},
@@ -91,9 +95,11 @@ const sysGosvDebug = 0x7ff0
 func doSyscall(c *cpuLocal, t *thread, f *Frame) {
 	nr := f.RAX
 	t.syscallNr = nr
-	if nr == sysGosvDebug {
-		f.RAX = uint64(debugSyscall(f.RDI))
-		return
+	if nr >= sysGosvDebug {
+		if r, ok := doGosvSyscall(c, t, f); ok {
+			f.RAX = uint64(r)
+			return
+		}
 	}
 	var e *syscallEntry
 	if nr < uint64(len(syscallTable)) {

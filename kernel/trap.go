@@ -153,6 +153,10 @@ func nestedTrap(c *cpuLocal, ctx *Context) {
 // the machine if the thread cannot take it.
 func threadFault(c *cpuLocal, t *thread, ctx *Context, sig int, addr uintptr) {
 	if !deliverFault(t, ctx, sig, addr) {
+		if t.proc == procApp {
+			killedBySignal(t, ctx, sig)
+			return
+		}
 		fatal(ctx, "unhandled exception in a thread")
 	}
 }

@@ -151,10 +151,14 @@ func (as *addressSpace) unmap(start, end uintptr) {
 // findFree returns the highest free gap of size bytes below top.
 func (as *addressSpace) findFree(size, top uintptr) (uintptr, bool) {
 	end := top
-	for i := as.find(top) - 1; ; i-- {
+	i := as.find(top)
+	if i < as.n {
+		end = min(end, as.list[i].start) // a vma may straddle top
+	}
+	for i--; ; i-- {
 		var gapStart uintptr = userMin
 		if i >= 0 {
-			gapStart = as.list[i].end
+			gapStart = max(as.list[i].end, userMin)
 		}
 		if end > gapStart && end-gapStart >= size {
 			return end - size, true
