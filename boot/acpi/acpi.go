@@ -76,20 +76,23 @@ func checksum(b []byte) byte {
 // Parse reads the tables reachable from the RSDP at rsdp.
 func Parse(m Memory, rsdp uint64, t *Tables) bool {
 	*t = Tables{}
-	r, ok := m.bytes(rsdp, 36)
-	if !ok || string(r[:8]) != "RSD PTR " || checksum(r[:20]) != 0 {
+	// A revision 0 (ACPI 1.0) RSDP is only 20 bytes long.
+	r, ok := m.bytes(rsdp, 20)
+	if !ok || string(r[:8]) != "RSD PTR " || checksum(r) != 0 {
 		return false
 	}
-	var root uint64
-	entry := uint64(4)
-	if r[15] >= 2 && le.Uint64(r[24:]) != 0 {
-		root, entry = le.Uint64(r[24:]), 8 // XSDT
-	} else {
-		root = uint64(le.Uint32(r[16:])) // RSDT
+	var h []byte
+	entry := uint64(8) // XSDT
+	if x, ok := m.bytes(rsdp, 36); ok && r[15] >= 2 && le.Uint64(x[24:]) != 0 {
+		h, _ = table(m, le.Uint64(x[24:]))
 	}
-	h, ok := table(m, root)
-	if !ok {
-		return false
+	if h == nil {
+		// ACPI 1.0, or an unusable XSDT: the RSDT (Linux falls back
+		// the same way).
+		if h, ok = table(m, uint64(le.Uint32(r[16:]))); !ok {
+			return false
+		}
+		entry = 4
 	}
 	t.Found = true
 	for off := uint64(36); off+entry <= uint64(len(h)); off += entry {
