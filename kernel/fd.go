@@ -11,6 +11,9 @@ const (
 	fdConsole
 	fdEventfd
 	fdEpoll
+	// fdServer is a file, directory, pipe or device served by the
+	// system-call server (server.go); handle names it there.
+	fdServer
 )
 
 const (
@@ -38,6 +41,54 @@ type fdEntry struct {
 	cloexec bool
 	counter uint64 // eventfd
 	epoll   int32  // index into epolls
+	handle  int32  // fdServer
+}
+
+// maxHandles bounds the server's open file descriptions.
+const maxHandles = 4096
+
+// handleRefs counts the fds (across dup) that refer to each server
+// handle; when the last one closes, the server is told to release it.
+var handleRefs [maxHandles]int32
+
+// allocServerFD installs server handle h as the application's lowest
+// free fd.
+func allocServerFD(h int32, cloexec bool) int64 {
+	if h < 0 || h >= maxHandles {
+		return errnoResult(EINVAL)
+	}
+	fdLock.lock()
+	defer fdLock.unlock()
+	p := &procs[procApp]
+	fd := p.allocFD(fdServer)
+	if fd < 0 {
+		return errnoResult(EMFILE)
+	}
+	p.fds[fd].handle = h
+	p.fds[fd].cloexec = cloexec
+	handleRefs[h]++
+	return int64(fd)
+}
+
+// serverHandle returns the server handle behind an application fd.
+func serverHandle(fd int64) int64 {
+	fdLock.lock()
+	defer fdLock.unlock()
+	e, ok := procs[procApp].getFD(fd)
+	if !ok || e.kind != fdServer {
+		return errnoResult(EBADF)
+	}
+	return int64(e.handle)
+}
+
+// handleOf returns the server handle of fd if it is a server fd, else -1.
+func (p *process) handleOf(fd int64) int32 {
+	fdLock.lock()
+	defer fdLock.unlock()
+	if e, ok := p.getFD(fd); ok && e.kind == fdServer {
+		return e.handle
+	}
+	return -1
 }
 
 type epollItem struct {
@@ -76,10 +127,18 @@ func (p *process) getFD(fd int64) (*fdEntry, bool) {
 	return &p.fds[fd], true
 }
 
-func (p *process) closeFD(fd int64) errno {
+// closeFD frees fd. For a server fd whose handle loses its last
+// reference, release is the handle the server must now drop (else -1).
+func (p *process) closeFD(fd int64) (release int32, err errno) {
+	release = -1
 	e, ok := p.getFD(fd)
 	if !ok {
-		return EBADF
+		return -1, EBADF
+	}
+	if e.kind == fdServer {
+		if handleRefs[e.handle]--; handleRefs[e.handle] == 0 {
+			release = e.handle
+		}
 	}
 	if e.kind == fdEpoll {
 		epolls[e.epoll].used = false
@@ -100,7 +159,46 @@ func (p *process) closeFD(fd int64) errno {
 		}
 	}
 	*e = fdEntry{}
-	return 0
+	return release, 0
+}
+
+// dupFD copies fd to the lowest free fd >= min (or exactly to newfd for
+// dup2/dup3 when exact is set, closing what was there).
+func (p *process) dupFD(fd int64, min int64, exact bool, cloexec bool) (int64, int32, errno) {
+	e, ok := p.getFD(fd)
+	if !ok {
+		return 0, -1, EBADF
+	}
+	if min < 0 || min >= maxFDs {
+		return 0, -1, EINVAL
+	}
+	release := int32(-1)
+	target := -1
+	if exact {
+		if min == fd {
+			return fd, -1, 0
+		}
+		if _, busy := p.getFD(min); busy {
+			release, _ = p.closeFD(min)
+		}
+		target = int(min)
+	} else {
+		for k := int(min); k < maxFDs; k++ {
+			if p.fds[k].kind == fdFree {
+				target = k
+				break
+			}
+		}
+		if target < 0 {
+			return 0, -1, EMFILE
+		}
+	}
+	p.fds[target] = *e
+	p.fds[target].cloexec = cloexec
+	if e.kind == fdServer {
+		handleRefs[e.handle]++
+	}
+	return int64(target), release, 0
 }
 
 // readiness returns the epoll events fd is ready for.

@@ -39,6 +39,12 @@ const (
 	waitFutex
 	waitSleep
 	waitEpoll
+	// waitServer: an application thread whose call the server is
+	// serving. Not interrupted by signals: the request may already be
+	// in progress.
+	waitServer
+	// waitServerIdle: a server thread waiting for requests.
+	waitServerIdle
 )
 
 type thread struct {
@@ -68,6 +74,10 @@ type thread struct {
 	futexBitset uint32
 	epollFD     int32
 	syscallNr   uint64
+	// req is the call queued for the server (server.go); reqSeq tells a
+	// stale completion from the current one.
+	req    Request
+	reqSeq uint32
 
 	sigMask    uint64
 	sigPending atomic.Uint64

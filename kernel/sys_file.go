@@ -3,15 +3,20 @@ package kernel
 // File-descriptor system calls for the kinds of fd core code knows.
 
 const (
-	fGetFD    = 1
-	fSetFD    = 2
-	fGetFL    = 3
-	fSetFL    = 4
-	fdCloexec = 1
-	oRDWR     = 2
+	fDupFD        = 0
+	fDupFDCloexec = 1030
+	fGetFD        = 1
+	fSetFD        = 2
+	fGetFL        = 3
+	fSetFL        = 4
+	fdCloexec     = 1
+	oRDWR         = 2
 )
 
 func sysRead(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if r, ok := serveIfServerFD(c, t, i, f); ok {
+		return r
+	}
 	fdLock.lock()
 	defer fdLock.unlock()
 	e, ok := procOf(t).getFD(int64(f.RDI))
@@ -40,6 +45,9 @@ func sysRead(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 }
 
 func sysWrite(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if r, ok := serveIfServerFD(c, t, i, f); ok {
+		return r
+	}
 	return writeFD(procOf(t), int64(f.RDI), uintptr(f.RSI), uintptr(f.RDX))
 }
 
@@ -91,6 +99,9 @@ func userBytes(addr, n uintptr) []byte {
 }
 
 func sysWritev(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if r, ok := serveIfServerFD(c, t, i, f); ok {
+		return r
+	}
 	iov, cnt := uintptr(f.RSI), int(f.RDX)
 	if cnt < 0 || cnt > 1024 {
 		return errnoResult(EINVAL)
@@ -120,16 +131,91 @@ func sysWritev(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 // sysOpen and sysOpenat: core code has no filesystem; the runtime's
 // probes (transparent hugepage size, cgroup files) get ENOENT, which it
 // handles.
-func sysOpen(c *cpuLocal, t *thread, i int32, f *Frame) int64   { return errnoResult(ENOENT) }
-func sysOpenat(c *cpuLocal, t *thread, i int32, f *Frame) int64 { return errnoResult(ENOENT) }
+// Calls on files that only the server can answer: reads and writes on
+// core fds are handled in place, anything on a server fd goes there.
+func sysFDCall(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if r, ok := serveIfServerFD(c, t, i, f); ok {
+		return r
+	}
+	if _, ok := procOf(t).getFD(int64(int32(f.RDI))); !ok {
+		return errnoResult(EBADF)
+	}
+	return errnoResult(ESPIPE) // pread/lseek/getdents on a console or eventfd
+}
 
 func sysClose(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	fdLock.lock()
-	defer fdLock.unlock()
-	return errnoResult(procOf(t).closeFD(int64(f.RDI)))
+	release, err := procOf(t).closeFD(int64(f.RDI))
+	fdLock.unlock()
+	if err != 0 {
+		return errnoResult(err)
+	}
+	if release >= 0 {
+		// The server drops the open file; close returns its verdict.
+		return forward(c, t, i, f, release)
+	}
+	return 0
+}
+
+func sysDup(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	return dupResult(c, t, i, f, int64(f.RDI), 0, false, false)
+}
+
+func sysDup2(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	return dupResult(c, t, i, f, int64(f.RDI), int64(f.RSI), true, false)
+}
+
+func sysDup3(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if f.RDI == f.RSI || f.RDX&^oCloexec != 0 {
+		return errnoResult(EINVAL)
+	}
+	return dupResult(c, t, i, f, int64(f.RDI), int64(f.RSI), true, f.RDX&oCloexec != 0)
+}
+
+// dupResult duplicates an fd; if that closed the last reference to a
+// server handle, the server is told (and the call returns after it).
+func dupResult(c *cpuLocal, t *thread, i int32, f *Frame, fd, min int64, exact, cloexec bool) int64 {
+	fdLock.lock()
+	nfd, release, err := procOf(t).dupFD(fd, min, exact, cloexec)
+	fdLock.unlock()
+	if err != 0 {
+		return errnoResult(err)
+	}
+	if release >= 0 {
+		// Close the replaced handle in the server; the dup's result
+		// is the new fd whatever the server says.
+		r := forward(c, t, i, f, release)
+		t.req.Override, t.req.HasOverride = nfd, true
+		return r
+	}
+	return nfd
+}
+
+// sysServe hands a call to the system-call server (application only;
+// the kernel's runtime has no filesystem through system calls).
+func sysServe(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if t.proc != procApp {
+		return errnoResult(ENOENT)
+	}
+	return forward(c, t, i, f, procOf(t).handleOf(int64(int32(f.RDI))))
+}
+
+// serveIfServerFD forwards a call on fd arg0 when it is a server fd,
+// reporting false to let the core handle it otherwise.
+func serveIfServerFD(c *cpuLocal, t *thread, i int32, f *Frame) (int64, bool) {
+	if t.proc != procApp {
+		return 0, false
+	}
+	if h := procOf(t).handleOf(int64(int32(f.RDI))); h >= 0 {
+		return forward(c, t, i, f, h), true
+	}
+	return 0, false
 }
 
 func sysIoctl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if r, ok := serveIfServerFD(c, t, i, f); ok {
+		return r
+	}
 	fdLock.lock()
 	defer fdLock.unlock()
 	if _, ok := procOf(t).getFD(int64(f.RDI)); !ok {
@@ -144,6 +230,20 @@ func sysFcntl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	e, ok := procOf(t).getFD(int64(f.RDI))
 	if !ok {
 		return errnoResult(EBADF)
+	}
+	switch f.RSI {
+	case fDupFD, fDupFDCloexec:
+		fdLock.unlock()
+		r := dupResult(c, t, i, f, int64(f.RDI), int64(f.RDX), false, f.RSI == fDupFDCloexec)
+		fdLock.lock()
+		return r
+	case fGetFL, fSetFL:
+		if e.kind == fdServer {
+			fdLock.unlock()
+			r := forward(c, t, i, f, e.handle)
+			fdLock.lock()
+			return r
+		}
 	}
 	switch f.RSI {
 	case fGetFD:
@@ -309,6 +409,9 @@ const (
 )
 
 func sysFstat(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if r, ok := serveIfServerFD(c, t, i, f); ok {
+		return r
+	}
 	return fstatFD(procOf(t), int64(f.RDI), uintptr(f.RSI))
 }
 
@@ -316,8 +419,9 @@ func sysFstat(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 // paths need a filesystem.
 func sysNewfstatat(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	path := uintptr(f.RSI)
-	if f.R10&atEmpty == 0 || !space.access(path, 1, false) || *(*byte)(ptrAt(path)) != 0 {
-		return errnoResult(ENOENT)
+	if f.R10&atEmpty == 0 || !space.access(path, 1, false) || *(*byte)(ptrAt(path)) != 0 ||
+		procOf(t).handleOf(int64(int32(f.RDI))) >= 0 {
+		return sysServe(c, t, i, f)
 	}
 	return fstatFD(procOf(t), int64(int32(f.RDI)), uintptr(f.RDX))
 }

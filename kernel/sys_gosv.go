@@ -23,6 +23,14 @@ func doGosvSyscall(c *cpuLocal, t *thread, f *Frame) (r int64, ok bool) {
 		return debugSyscall(f.RDI), true
 	case sysGosvSpawn:
 		return spawnApp(uintptr(f.RDI), uintptr(f.RSI), uintptr(f.RDX)), true
+	case sysGosvServe:
+		return serveRequests(c, c.sched.current, f, uintptr(f.RDI), int(f.RSI)), true
+	case sysGosvComplete:
+		return completeRequest(int32(f.RDI), uint32(f.RSI), int64(f.RDX)), true
+	case sysGosvFDAlloc:
+		return allocServerFD(int32(f.RDI), f.RSI&oCloexec != 0), true
+	case sysGosvFDGet:
+		return serverHandle(int64(f.RDI)), true
 	}
 	return 0, false
 }

@@ -3,6 +3,14 @@ package kernel
 // Memory system calls.
 
 func sysMmap(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if f.R10&mapAnonymous == 0 && t.proc == procApp {
+		// File mappings are copies made by the server.
+		h := procOf(t).handleOf(int64(int32(f.R8)))
+		if h < 0 {
+			return errnoResult(EBADF)
+		}
+		return forward(c, t, i, f, h)
+	}
 	addr, err := space.mmap(uintptr(f.RDI), uintptr(f.RSI), uint32(f.RDX), uint32(f.R10), int64(f.R8))
 	if err != 0 {
 		return errnoResult(err)

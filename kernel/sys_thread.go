@@ -232,7 +232,8 @@ func signalThread(proc uint8, tid int32, sig int) int64 {
 	}
 	target.sigPending.Or(1 << (sig - 1))
 	// A thread blocked in an interruptible call sees EINTR, as on Linux.
-	if target.state.Load() == threadBlocked && target.sigMask&(1<<(sig-1)) == 0 {
+	if target.state.Load() == threadBlocked && target.sigMask&(1<<(sig-1)) == 0 &&
+		target.wait != waitServer && target.wait != waitServerIdle {
 		cancelWait(ti)
 		wake(ti, -int64(EINTR))
 	} else if c := &cpus[target.cpu]; c != thisCPU() && target.state.Load() == threadRunning {

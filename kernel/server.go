@@ -1,0 +1,148 @@
+package kernel
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// The system-call server. Core code cannot allocate or block on Go
+// objects, so application system calls that need the filesystem (and
+// later sockets) are served by ordinary Go code in the kernel's runtime:
+// the core parks the calling thread and queues it; a kernel thread
+// blocked in sysGosvServe picks the request up, a goroutine serves it
+// (reading and writing the application's memory directly: one address
+// space), and sysGosvComplete resumes the application thread with the
+// result. Calls the core can answer alone (futex, mmap, clock_gettime,
+// console writes) never take this path.
+
+const (
+	sysGosvServe    = 0x7ff2 // (buf *[n]Request, n) -> requests copied; blocks while none
+	sysGosvComplete = 0x7ff3 // (thread, seq, result)
+	sysGosvFDAlloc  = 0x7ff4 // (handle, flags) -> new application fd
+	sysGosvFDGet    = 0x7ff5 // (fd) -> handle of a server fd
+)
+
+// Request is one queued application system call, as the server sees
+// it. Handle is the server handle of the call's fd argument (args[0])
+// when that is a server fd, else -1.
+type Request struct {
+	Thread int32
+	TID    int32
+	Seq    uint32
+	Handle int32
+	Nr     uint64
+	Args   [6]uint64
+	// Override, when set, is what the application sees whatever the
+	// server answers (dup2 over a server fd returns the new fd).
+	Override    int64
+	HasOverride bool
+}
+
+// requestRing holds threads waiting for the server, in arrival order.
+// Each thread has at most one request, so maxThreads entries suffice.
+type requestRing struct {
+	lock       spinLock
+	ring       [maxThreads]int32
+	head, size int
+	waiter     int32 // a server thread blocked in sysGosvServe
+}
+
+var requests = requestRing{waiter: noThread}
+
+// forward queues the running thread's call for the server.
+func forward(c *cpuLocal, t *thread, i int32, f *Frame, handle int32) int64 {
+	t.req = Request{Thread: i, TID: t.tid, Handle: handle, Nr: f.RAX,
+		Args: [6]uint64{f.RDI, f.RSI, f.RDX, f.R10, f.R8, f.R9}}
+	t.reqSeq++
+	t.req.Seq = t.reqSeq
+	requests.lock.lock()
+	requests.ring[(requests.head+requests.size)%maxThreads] = i
+	requests.size++
+	w := requests.waiter
+	requests.waiter = noThread
+	// Blocked before the lock is released, so a completion cannot
+	// come first. The default result is only seen if the server dies.
+	c.sched.block(i, f, waitServer, 0, errnoResult(EIO), 0)
+	requests.lock.unlock()
+	if w != noThread {
+		wakeRestart(w)
+	}
+	return sysBlocked
+}
+
+// serveRequests copies queued requests to the server's buffer, or parks
+// the server thread until there are some.
+func serveRequests(c *cpuLocal, i int32, f *Frame, buf uintptr, max int) int64 {
+	if max <= 0 || max > maxThreads {
+		return errnoResult(EINVAL)
+	}
+	size := unsafe.Sizeof(Request{})
+	if !space.access(buf, uintptr(max)*size, true) {
+		return errnoResult(EFAULT)
+	}
+	requests.lock.lock()
+	defer requests.lock.unlock()
+	if requests.size == 0 {
+		requests.waiter = i
+		c.sched.block(i, f, waitServerIdle, 0, 0, 0)
+		return sysBlocked
+	}
+	n := 0
+	for n < max && requests.size > 0 {
+		ti := requests.ring[requests.head]
+		requests.head = (requests.head + 1) % maxThreads
+		requests.size--
+		*(*Request)(ptrAt(buf + uintptr(n)*size)) = threads[ti].req
+		n++
+	}
+	return int64(n)
+}
+
+// completeRequest resumes the thread a request came from, if it still
+// waits for that request.
+func completeRequest(ti int32, seq uint32, result int64) int64 {
+	if ti < 0 || ti >= maxThreads {
+		return errnoResult(EINVAL)
+	}
+	t := &threads[ti]
+	if t.req.Seq != seq || t.wait != waitServer {
+		return errnoResult(ESRCH)
+	}
+	if t.req.HasOverride {
+		result = t.req.Override
+	}
+	if !wake(ti, result) {
+		return errnoResult(ESRCH)
+	}
+	return 0
+}
+
+// ServeRequests blocks until application calls are queued and copies
+// them into buf. Called by the server's dedicated OS thread.
+func ServeRequests(buf []Request) (int, error) {
+	r, _, e := syscall.Syscall(sysGosvServe, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+// Complete hands a request's result (a value, or -errno) back to the
+// waiting application thread.
+func Complete(r *Request, result int64) {
+	syscall.RawSyscall(sysGosvComplete, uintptr(r.Thread), uintptr(r.Seq), uintptr(result))
+}
+
+// NewAppFD gives the application a file descriptor for server handle
+// h (the lowest free number, as POSIX requires).
+func NewAppFD(h int32, cloexec bool) (int, error) {
+	flags := uintptr(0)
+	if cloexec {
+		flags = oCloexec
+	}
+	r, _, e := syscall.RawSyscall(sysGosvFDAlloc, uintptr(h), flags, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
