@@ -29,7 +29,7 @@ FORCE:
 
 # qemu installs QEMU from Debian when it is missing.
 qemu:
-	@scripts/install-qemu.sh
+	@scripts/install-deps.sh
 
 run: kernel qemu
 	$(GO) run ./cmd/gosvrun -kernel $(KERNEL) -machine $(MACHINE) -m $(MEM) -smp $(SMP) -accel $(ACCEL) -timeout $(TIMEOUT) -append "$(CMDLINE)"

@@ -19,7 +19,7 @@ import (
 // self-test suite must pass, as under PVH in TestSelftests.
 func TestGRUBMultiboot2(t *testing.T) {
 	if err := grubimage.Check(); err != nil {
-		t.Skipf("GRUB tools missing: %v (make test installs them with scripts/install-qemu.sh)", err)
+		t.Skipf("GRUB tools missing: %v (make test installs them with scripts/install-deps.sh)", err)
 	}
 	kernel := Kernel(t)
 	for _, machine := range []string{"pc", "q35"} {

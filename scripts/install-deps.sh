@@ -1,22 +1,28 @@
 #!/bin/sh
 # Installs from Debian's packages what the boot tests need beyond Go, git
-# and make: QEMU, and GRUB's BIOS files and mtools, which the GRUB boot
+# and make: QEMU; GRUB's BIOS files and mtools, which the GRUB boot
 # test (boot/boottest/grub_test.go, boot/grubimage) uses to make a disk
-# image. Installs only what is missing; does nothing when all is present.
-# Uses sudo when not root.
+# image; and the compilers and programs the application tests run inside
+# gosv (musl-gcc from musl-tools, static glibc from libc6-dev, and
+# busybox-static). Installs only what is missing; does nothing when all
+# is present. Uses sudo when not root.
 set -e
-qemu= grub=
+qemu= grub= apps=
+command -v musl-gcc >/dev/null 2>&1 || apps="musl-tools"
+command -v gcc >/dev/null 2>&1 || apps="$apps gcc"
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || apps="$apps libc6-dev"
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sha256sum && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || apps="$apps busybox-static"
 command -v qemu-system-x86_64 >/dev/null 2>&1 || qemu="qemu-system-x86 qemu-utils"
 command -v grub-mkimage >/dev/null 2>&1 || grub="grub-common"
 [ -f /usr/lib/grub/i386-pc/boot.img ] && [ -f /usr/lib/grub/i386-pc/multiboot2.mod ] || grub="$grub grub-pc-bin"
 for t in mformat mmd mcopy; do
 	command -v $t >/dev/null 2>&1 || { grub="$grub mtools"; break; }
 done
-[ -n "$qemu$grub" ] || exit 0
+[ -n "$qemu$grub$apps" ] || exit 0
 
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
-echo "gosv: installing from Debian:" $qemu $grub >&2
+echo "gosv: installing from Debian:" $qemu $grub $apps >&2
 $SUDO apt-get update -qq
 if [ -n "$qemu" ]; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $qemu >/dev/null
@@ -25,4 +31,7 @@ if [ -n "$grub" ]; then
 	# Only the files: no os-prober, and grub-pc-bin (unlike grub-pc)
 	# never touches this machine's boot loader.
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $grub >/dev/null
+fi
+if [ -n "$apps" ]; then
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $apps >/dev/null
 fi
