@@ -12,6 +12,11 @@ MEM     ?= 128
 SMP     ?= 1
 ACCEL   ?= auto
 CMDLINE ?=
+# APP is a Linux program to boot with (its boot file system is written to
+# build/app.cpio by `gosv build` and passed as the initrd); ARGS are its
+# default arguments, in kernel command line quoting (double quotes group).
+APP     ?=
+ARGS    ?=
 TIMEOUT ?= 120s
 
 .PHONY: all kernel run test unit boottest bench qemu clean vet fmt
@@ -31,8 +36,12 @@ FORCE:
 qemu:
 	@scripts/install-deps.sh
 
+# `make run APP=path/to/binary ARGS="..."` boots an application.
 run: kernel qemu
-	$(GO) run ./cmd/gosvrun -kernel $(KERNEL) -machine $(MACHINE) -m $(MEM) -smp $(SMP) -accel $(ACCEL) -timeout $(TIMEOUT) -append "$(CMDLINE)"
+ifneq ($(APP),)
+	$(GO) run ./cmd/gosv build -o $(BUILD)/app.cpio -cmdline '$(ARGS)' $(APP)
+endif
+	$(GO) run ./cmd/gosvrun -kernel $(KERNEL)$(if $(APP), -initrd $(BUILD)/app.cpio) -machine $(MACHINE) -m $(MEM) -smp $(SMP) -accel $(ACCEL) -timeout $(TIMEOUT) -append "$(CMDLINE)"
 
 test: kernel qemu vet
 	$(GO) test -timeout 30m ./...

@@ -1,10 +1,12 @@
 package kernel
 
 import (
+	"fmt"
 	"os"
 	"time"
 
 	"gosv/arch/amd64"
+	"gosv/elfload"
 )
 
 // What the rest of the kernel (ordinary Go code) may ask of the core.
@@ -118,4 +120,39 @@ func BusyCPUs() int {
 		}
 	}
 	return n
+}
+
+// ImageRange is the virtual range reserved for the kernel image, which
+// no application segment may overlap.
+func ImageRange() elfload.Range {
+	return elfload.Range{Start: kernelVirtBase, End: kernelVirtBase + 1<<30, Name: "the kernel"}
+}
+
+// BootMemoryMap describes the loader's memory map and boot modules, for
+// --verbose.
+func BootMemoryMap() []string {
+	var out []string
+	for i := 0; i < bootInfo.NRegions; i++ {
+		r := bootInfo.Regions[i]
+		out = append(out, fmt.Sprintf("memory %#x-%#x type %d", r.Base, r.Base+r.Size, r.Type))
+	}
+	for i := 0; i < bootInfo.NModules; i++ {
+		m := &bootInfo.Modules[i]
+		out = append(out, fmt.Sprintf("module %#x-%#x %q", m.Base, m.Base+m.Size, m.Cmdline()))
+	}
+	return out
+}
+
+// RandomBytes16 returns 16 bytes from the CPU's random number generator
+// (AT_RANDOM for a new program).
+func RandomBytes16() (b [16]byte) {
+	was := disableInterrupts()
+	for i := 0; i < 16; i += 8 {
+		v := randomUint64()
+		for k := 0; k < 8; k++ {
+			b[i+k] = byte(v >> (8 * k))
+		}
+	}
+	restoreInterrupts(was)
+	return b
 }

@@ -258,5 +258,6 @@ func killedBySignal(t *thread, ctx *Context, sig int) {
 	l.s("  RSI ").x(f.RSI).s(" RDI ").x(f.RDI).s(" R8 ").x(f.R8).s(" R9 ").x(f.R9).print()
 	l.s("  R10 ").x(f.R10).s(" R11 ").x(f.R11).s(" R12 ").x(f.R12).s(" R13 ").x(f.R13).print()
 	l.s("  R14 ").x(f.R14).s(" R15 ").x(f.R15).s(" FS ").x(f.FSBase).print()
+	l.s("gosv: application exited with status ").u(uint64(128 + sig)).print()
 	powerOff(128 + sig)
 }

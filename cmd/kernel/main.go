@@ -12,7 +12,11 @@ import (
 
 	"gosv/boot/cmdline"
 	"gosv/kernel"
+	"gosv/kernel/app"
 	"gosv/kernel/selftest"
+	"gosv/vfs"
+	"gosv/vfs/bootfs"
+	"gosv/vfs/ramfs"
 )
 
 // Statuses reported through isa-debug-exit (kernel/power.go has the
@@ -41,18 +45,74 @@ func main() {
 		fmt.Printf("gosv: boot phases: kernel setup %v, Go runtime start %v\n", k, r)
 		sc, pf, irq := kernel.TrapCounts()
 		fmt.Printf("gosv: traps so far: %d system calls, %d page faults, %d timer interrupts\n", sc, pf, irq)
+		for _, l := range kernel.BootMemoryMap() {
+			fmt.Println("gosv:", l)
+		}
 	}
 
 	if len(opts.Test) > 0 {
 		failed := selftest.Run(os.Stdout, opts.Test)
 		kernel.PowerOff(min(failed, 0x7f))
 	}
-	if len(opts.App) > 0 {
-		fmt.Fprintf(os.Stderr, "gosv: running applications is not supported yet (asked for %q)\n", strings.Join(opts.App, " "))
+	if err := runApplication(opts); err != nil {
+		fmt.Fprintf(os.Stderr, "gosv: %v\n", err)
 		kernel.PowerOff(1)
 	}
 	fmt.Println("gosv: no application configured; powering off")
 	kernel.PowerOff(0)
+}
+
+// runApplication mounts the boot filesystem and runs the application
+// the command line (or the image's /etc/gosv/cmdline) names. It returns
+// nil without doing anything when there is no application at all.
+func runApplication(opts *cmdline.Options) error {
+	archive := kernel.Module(0)
+	if archive == nil {
+		if len(opts.App) > 0 {
+			return fmt.Errorf("cannot run %q: no application image (boot with the image as initrd, e.g. make run APP=...)", strings.Join(opts.App, " "))
+		}
+		return nil
+	}
+	root, err := bootfs.New(archive)
+	if err != nil {
+		return fmt.Errorf("application image: %w", err)
+	}
+	fs := &vfs.FS{}
+	if err := fs.Mount("/", root); err != nil {
+		return err
+	}
+	if err := fs.Mount("/tmp", ramfs.New()); err != nil {
+		return err
+	}
+	argv := opts.App
+	if len(argv) == 0 {
+		if argv, err = defaultCommand(fs); err != nil || len(argv) == 0 {
+			return err
+		}
+	}
+	serve, err := app.Start(app.Config{FS: fs, Argv: argv, Env: opts.Env, Cwd: opts.Cwd})
+	if err != nil {
+		return err
+	}
+	serve() // never returns: the application's exit powers off
+	return nil
+}
+
+// defaultCommand reads the image's default command line.
+func defaultCommand(fs *vfs.FS) ([]string, error) {
+	n, err := fs.Resolve("/", "/etc/gosv/cmdline", true)
+	if err != nil {
+		return nil, nil // no default: nothing to run
+	}
+	st, err := n.Stat()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, st.Size)
+	if _, err := n.ReadAt(b, 0); err != nil && len(b) > 0 && err.Error() != "EOF" {
+		return nil, err
+	}
+	return cmdline.Split(strings.TrimSpace(string(b)))
 }
 
 func printBanner(sinceEntry interface{ Seconds() float64 }) {

@@ -1,0 +1,147 @@
+package boottest
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gosv/boot/appimage"
+)
+
+// appOutput is what the application printed: the serial output without
+// the kernel's own lines.
+func appOutput(serial string) string {
+	var out []string
+	for _, l := range strings.Split(strings.ReplaceAll(serial, "\r\n", "\n"), "\n") {
+		if strings.HasPrefix(l, "gosv") || l == "" {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+func trimLines(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestGoApplication builds a static Go program and runs it unmodified in
+// gosv on two CPUs: output and exit status must match a native run.
+func TestGoApplication(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "goapp")
+	wd, _ := os.Getwd()
+	Build(t, filepath.Join(wd, "testdata", "goapp"), []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "go", "build", "-o", bin, ".")
+	img := AppImage(t, bin)
+	for _, args := range [][]string{{"one", "two"}, {"exit3"}} {
+		want, wantCode := Native(t, dir, []string{"GOAPP=x", "TMPDIR=/tmp"}, append([]string{bin}, args...)...)
+		res := BootApp(t, img, "--env=GOAPP=x /bin/goapp "+strings.Join(args, " "), 2)
+		if got := appOutput(res.Serial); got != trimLines(want) {
+			t.Errorf("args %v: output differs from the native run\n--- native\n%s\n--- gosv\n%s", args, want, got)
+		}
+		if res.GuestStatus != wantCode || !res.Exited {
+			t.Errorf("args %v: guest status %d, native exit code %d", args, res.GuestStatus, wantCode)
+		}
+	}
+}
+
+// TestCApplications builds the same C program static with musl, static
+// with glibc and as static-PIE, and compares each run in gosv with the
+// native run of the same binary.
+func TestCApplications(t *testing.T) {
+	wd, _ := os.Getwd()
+	src := filepath.Join(wd, "testdata", "capp", "capp.c")
+	for _, c := range []struct {
+		name string
+		cc   []string
+	}{
+		{"musl-static", []string{"musl-gcc", "-static", "-O2"}},
+		{"glibc-static", []string{"gcc", "-static", "-O2"}},
+		{"glibc-static-pie", []string{"gcc", "-static-pie", "-O2"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			bin := filepath.Join(dir, "capp")
+			Build(t, dir, nil, append(c.cc, "-o", bin, src, "-lpthread")...)
+			img := AppImage(t, bin)
+			for _, arg := range []string{"exit7", "plain"} {
+				want, wantCode := Native(t, dir, nil, bin, arg)
+				res := BootApp(t, img, "/bin/capp "+arg, 1)
+				if got := appOutput(res.Serial); got != trimLines(want) {
+					t.Errorf("%s: output differs\n--- native\n%s\n--- gosv\n%s", arg, want, got)
+				}
+				if res.GuestStatus != wantCode || !res.Exited {
+					t.Errorf("%s: guest status %d, native %d", arg, res.GuestStatus, wantCode)
+				}
+			}
+		})
+	}
+}
+
+// TestApplicationCrash: a NULL store in the application prints a report
+// like Linux's and the machine exits with 128+SIGSEGV.
+func TestApplicationCrash(t *testing.T) {
+	wd, _ := os.Getwd()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "capp")
+	Build(t, dir, nil, "musl-gcc", "-static", "-O2", "-o", bin, filepath.Join(wd, "testdata", "capp", "capp.c"), "-lpthread")
+	res := BootApp(t, AppImage(t, bin), "/bin/capp segv", 1)
+	if !regexp.MustCompile(`killed by SIGSEGV \(11\): page fault at address 0x10`).MatchString(res.Serial) ||
+		!strings.Contains(res.Serial, "RIP 0x") {
+		t.Errorf("no crash report:\n%s", res.Serial)
+	}
+	// isa-debug-exit carries 7 bits: 139 arrives as 11.
+	if !strings.Contains(res.Serial, "application exited with status 139") || res.GuestStatus != 139&0x7f {
+		t.Errorf("guest status %d, want 139 (11 through isa-debug-exit)", res.GuestStatus)
+	}
+}
+
+// TestBusybox runs single busybox applets on files in the image, with
+// the same files and relative paths as a native run.
+func TestBusybox(t *testing.T) {
+	const busybox = "/bin/busybox"
+	if _, err := os.Stat(busybox); err != nil {
+		t.Skip("busybox-static not installed (make test installs it)")
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"words.txt": "pear\napple\nfig\nbanana\n",
+		"lorem.txt": strings.Repeat("lorem ipsum dolor sit amet\n", 50),
+	}
+	var maps []appimage.Mapping
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		maps = append(maps, appimage.Mapping{Host: p, Guest: "/data/" + name})
+	}
+	img := AppImage(t, busybox, maps...)
+	for _, cmd := range []string{
+		"echo hello from busybox",
+		"cat words.txt",
+		"sort words.txt",
+		"wc lorem.txt",
+		"sha256sum lorem.txt words.txt",
+		"ls",
+		"head -n 2 words.txt",
+	} {
+		argv := strings.Fields(cmd)
+		want, wantCode := Native(t, dir, nil, append([]string{busybox}, argv...)...)
+		res := BootApp(t, img, "--cwd=/data /bin/busybox "+cmd, 1)
+		if got := appOutput(res.Serial); got != trimLines(want) {
+			t.Errorf("%s: output differs\n--- native\n%s\n--- gosv\n%s", cmd, want, got)
+		}
+		if res.GuestStatus != wantCode || !res.Exited {
+			t.Errorf("%s: guest status %d, native %d", cmd, res.GuestStatus, wantCode)
+		}
+	}
+}

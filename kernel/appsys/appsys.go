@@ -1,0 +1,150 @@
+// Package appsys serves the application's system calls that need more
+// than the kernel's core can do without a Go heap: files, directories,
+// pipes and file mappings. It is the Go half of the system-call server
+// (kernel/server.go): the core parks the calling thread and queues its
+// call, Run fetches calls and serves each in its own goroutine, reading
+// and writing the application's memory directly (one address space),
+// then hands the result back with kernel.Complete.
+//
+// Errors are Go errors inside, turned into -errno at the boundary only
+// (Server.serve).
+package appsys
+
+import (
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"syscall"
+
+	"gosv/kernel"
+	"gosv/vfs"
+)
+
+// Server is the state of the application's files: its open file
+// descriptions (by handle), working directory and umask.
+type Server struct {
+	fs *vfs.FS
+
+	mu      sync.Mutex
+	files   map[int32]*openFile
+	next    int32
+	cwd     string
+	umask   uint32
+	exePath string
+}
+
+// New returns a server for an application whose files are fs.
+func New(fs *vfs.FS, exePath, cwd string) *Server {
+	if cwd == "" {
+		cwd = "/"
+	}
+	return &Server{fs: fs, files: map[int32]*openFile{}, cwd: cwd, umask: 0o022, exePath: exePath}
+}
+
+// Run serves requests forever. It occupies one OS thread: the one that
+// blocks in the kernel waiting for requests.
+func (s *Server) Run() {
+	runtime.LockOSThread()
+	buf := make([]kernel.Request, 64)
+	for {
+		n, err := kernel.ServeRequests(buf)
+		if err != nil {
+			continue
+		}
+		for _, r := range buf[:n] {
+			go s.serve(r)
+		}
+	}
+}
+
+// serve runs one call and completes it.
+func (s *Server) serve(r kernel.Request) {
+	result := s.call(&r)
+	kernel.Complete(&r, result)
+}
+
+// call runs the handler for r, turning a fault on a bad application
+// pointer into EFAULT.
+func (s *Server) call(r *kernel.Request) (result int64) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if e := recover(); e != nil {
+			if _, ok := e.(runtime.Error); !ok {
+				panic(e)
+			}
+			result = -int64(syscall.EFAULT)
+		}
+	}()
+	h, ok := handlers[r.Nr]
+	if !ok {
+		return -int64(syscall.ENOSYS)
+	}
+	v, err := h(s, r)
+	if err != nil {
+		return -int64(vfs.Errno(err))
+	}
+	return v
+}
+
+type handler func(s *Server, r *kernel.Request) (int64, error)
+
+// handlers maps Linux x86-64 system call numbers to their servers.
+var handlers map[uint64]handler
+
+func init() {
+	handlers = map[uint64]handler{
+		syscall.SYS_READ:       (*Server).read,
+		syscall.SYS_WRITE:      (*Server).write,
+		syscall.SYS_OPEN:       (*Server).open,
+		syscall.SYS_CLOSE:      (*Server).close,
+		syscall.SYS_STAT:       (*Server).stat,
+		syscall.SYS_FSTAT:      (*Server).fstat,
+		syscall.SYS_LSTAT:      (*Server).lstat,
+		syscall.SYS_LSEEK:      (*Server).lseek,
+		syscall.SYS_MMAP:       (*Server).mmap,
+		syscall.SYS_IOCTL:      (*Server).ioctl,
+		syscall.SYS_PREAD64:    (*Server).pread,
+		syscall.SYS_PWRITE64:   (*Server).pwrite,
+		syscall.SYS_READV:      (*Server).readv,
+		syscall.SYS_WRITEV:     (*Server).writev,
+		syscall.SYS_ACCESS:     (*Server).access,
+		syscall.SYS_PIPE:       (*Server).pipe,
+		syscall.SYS_FCNTL:      (*Server).fcntl,
+		syscall.SYS_FSYNC:      (*Server).fsync,
+		syscall.SYS_FDATASYNC:  (*Server).fsync,
+		syscall.SYS_TRUNCATE:   (*Server).truncate,
+		syscall.SYS_FTRUNCATE:  (*Server).ftruncate,
+		syscall.SYS_GETCWD:     (*Server).getcwd,
+		syscall.SYS_CHDIR:      (*Server).chdir,
+		syscall.SYS_FCHDIR:     (*Server).fchdir,
+		syscall.SYS_RENAME:     (*Server).rename,
+		syscall.SYS_MKDIR:      (*Server).mkdir,
+		syscall.SYS_RMDIR:      (*Server).rmdir,
+		syscall.SYS_UNLINK:     (*Server).unlink,
+		syscall.SYS_SYMLINK:    (*Server).symlink,
+		syscall.SYS_READLINK:   (*Server).readlink,
+		syscall.SYS_CHMOD:      (*Server).chmod,
+		syscall.SYS_FCHMOD:     (*Server).fchmod,
+		syscall.SYS_UMASK:      (*Server).umaskCall,
+		syscall.SYS_STATFS:     (*Server).statfs,
+		syscall.SYS_FSTATFS:    (*Server).fstatfs,
+		syscall.SYS_GETDENTS64: (*Server).getdents64,
+		syscall.SYS_OPENAT:     (*Server).openat,
+		syscall.SYS_MKDIRAT:    (*Server).mkdirat,
+		syscall.SYS_NEWFSTATAT: (*Server).newfstatat,
+		syscall.SYS_UNLINKAT:   (*Server).unlinkat,
+		syscall.SYS_RENAMEAT:   (*Server).renameat,
+		316:                    (*Server).renameat, // renameat2 (flags must be 0)
+		syscall.SYS_SYMLINKAT:  (*Server).symlinkat,
+		syscall.SYS_READLINKAT: (*Server).readlinkat,
+		syscall.SYS_FCHMODAT:   (*Server).fchmodat,
+		syscall.SYS_FACCESSAT:  (*Server).faccessat,
+		439:                    (*Server).faccessat, // faccessat2
+		syscall.SYS_UTIMENSAT:  (*Server).utimensat,
+		syscall.SYS_PIPE2:      (*Server).pipe2,
+		syscall.SYS_PREADV:     (*Server).preadv,
+		syscall.SYS_PWRITEV:    (*Server).pwritev,
+		332:                    (*Server).statx,
+	}
+}

@@ -1,0 +1,1041 @@
+package appsys
+
+import (
+	"errors"
+	"io"
+	"path"
+	"sync"
+	"syscall"
+	"time"
+
+	"gosv/kernel"
+	"gosv/vfs"
+)
+
+// Linux open flags and *at() constants (include/uapi/asm-generic/fcntl.h).
+const (
+	oAccMode   = 0o3
+	oRdonly    = 0o0
+	oWronly    = 0o1
+	oRdwr      = 0o2
+	oCreat     = 0o100
+	oExcl      = 0o200
+	oTrunc     = 0o1000
+	oAppend    = 0o2000
+	oNonblock  = 0o4000
+	oDirectory = 0o200000
+	oNofollow  = 0o400000
+	oCloexec   = 0o2000000
+	oPath      = 0o10000000
+
+	atFDCWD           = -100
+	atSymlinkNofollow = 0x100
+	atRemoveDir       = 0x200
+	atEmptyPath       = 0x1000
+)
+
+// openFile is an open file description: what a handle names, shared by
+// every fd dup'ed from the same open.
+type openFile struct {
+	mu    sync.Mutex
+	node  vfs.Node
+	path  string // absolute, for fchdir and *at() calls
+	flags int
+	off   int64
+	// dir is a directory's listing, taken at the first getdents.
+	dir []vfs.Dirent
+	// pipe is set for pipe ends.
+	pipe *pipe
+	// write is set on a pipe's write end.
+	write bool
+}
+
+// add registers f and gives the application an fd for it.
+func (s *Server) add(f *openFile, cloexec bool) (int64, error) {
+	s.mu.Lock()
+	h := int32(-1)
+	for i := int32(0); i < 4096; i++ {
+		c := (s.next + i) % 4096
+		if _, used := s.files[c]; !used {
+			h = c
+			break
+		}
+	}
+	if h < 0 {
+		s.mu.Unlock()
+		return 0, syscall.ENFILE
+	}
+	s.files[h] = f
+	s.next = h + 1
+	s.mu.Unlock()
+	fd, err := kernel.NewAppFD(h, cloexec)
+	if err != nil {
+		s.release(h)
+		return 0, err
+	}
+	return int64(fd), nil
+}
+
+// file returns the open file behind a request's fd argument.
+func (s *Server) file(r *kernel.Request) (*openFile, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.files[r.Handle]
+	if !ok || r.Handle < 0 {
+		return nil, syscall.EBADF
+	}
+	return f, nil
+}
+
+func (s *Server) release(h int32) {
+	s.mu.Lock()
+	f := s.files[h]
+	delete(s.files, h)
+	s.mu.Unlock()
+	if f != nil && f.pipe != nil {
+		f.pipe.closeEnd(f.write)
+	}
+}
+
+// base returns the directory a relative path in an *at() call starts
+// from: the cwd, or the directory fd dirfd names.
+func (s *Server) base(r *kernel.Request, dirfd uint64) (string, error) {
+	if int32(dirfd) == atFDCWD {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.cwd, nil
+	}
+	f, err := s.file(r)
+	if err != nil {
+		return "", err
+	}
+	return f.path, nil
+}
+
+func (s *Server) cwdPath() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cwd
+}
+
+// --- open, close ---
+
+func (s *Server) open(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	return s.openPath(s.cwdPath(), p, int(r.Args[1]), uint32(r.Args[2]))
+}
+
+func (s *Server) openat(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	base := s.cwdPath()
+	if !path.IsAbs(p) {
+		if base, err = s.base(r, r.Args[0]); err != nil {
+			return 0, err
+		}
+	}
+	return s.openPath(base, p, int(r.Args[2]), uint32(r.Args[3]))
+}
+
+func (s *Server) openPath(cwd, p string, flags int, mode uint32) (int64, error) {
+	var node vfs.Node
+	var err error
+	if flags&oCreat != 0 {
+		s.mu.Lock()
+		perm := mode &^ s.umask & 0o7777
+		s.mu.Unlock()
+		node, _, err = s.fs.Create(cwd, p, perm, flags&oExcl != 0)
+	} else {
+		node, err = s.fs.Resolve(cwd, p, flags&oNofollow == 0)
+	}
+	if err != nil {
+		return 0, err
+	}
+	st, err := node.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if flags&oNofollow != 0 && st.IsSymlink() && flags&oPath == 0 {
+		return 0, syscall.ELOOP
+	}
+	if flags&oDirectory != 0 && !st.IsDir() {
+		return 0, syscall.ENOTDIR
+	}
+	writing := flags&oAccMode != oRdonly
+	if writing && st.IsDir() {
+		return 0, syscall.EISDIR
+	}
+	if writing && flags&oPath == 0 {
+		if _, ok := node.(vfs.Writer); !ok {
+			return 0, syscall.EROFS
+		}
+	}
+	if flags&oTrunc != 0 && writing && st.IsRegular() {
+		t, ok := node.(vfs.Truncater)
+		if !ok {
+			return 0, syscall.EROFS
+		}
+		if err := t.Truncate(0); err != nil {
+			return 0, err
+		}
+	}
+	abs := p
+	if !path.IsAbs(abs) {
+		abs = path.Join(cwd, p)
+	}
+	return s.add(&openFile{node: node, path: path.Clean(abs), flags: flags &^ (oCreat | oExcl | oTrunc | oCloexec)}, flags&oCloexec != 0)
+}
+
+// close is only forwarded when the last fd of a handle went away.
+func (s *Server) close(r *kernel.Request) (int64, error) {
+	s.release(r.Handle)
+	return 0, nil
+}
+
+// --- read, write ---
+
+func (s *Server) read(r *kernel.Request) (int64, error) {
+	b, err := bytesAt(r.Args[1], r.Args[2])
+	if err != nil {
+		return 0, err
+	}
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	return f.read(b, -1)
+}
+
+func (s *Server) pread(r *kernel.Request) (int64, error) {
+	b, err := bytesAt(r.Args[1], r.Args[2])
+	if err != nil {
+		return 0, err
+	}
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	if int64(r.Args[3]) < 0 {
+		return 0, syscall.EINVAL
+	}
+	return f.read(b, int64(r.Args[3]))
+}
+
+func (s *Server) readv(r *kernel.Request) (int64, error) {
+	return s.vector(r, r.Args[1], r.Args[2], -1, false)
+}
+
+func (s *Server) preadv(r *kernel.Request) (int64, error) {
+	return s.vector(r, r.Args[1], r.Args[2], int64(r.Args[3]), false)
+}
+
+func (s *Server) write(r *kernel.Request) (int64, error) {
+	b, err := bytesAt(r.Args[1], r.Args[2])
+	if err != nil {
+		return 0, err
+	}
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	return f.writeAt(b, -1)
+}
+
+func (s *Server) pwrite(r *kernel.Request) (int64, error) {
+	b, err := bytesAt(r.Args[1], r.Args[2])
+	if err != nil {
+		return 0, err
+	}
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	if int64(r.Args[3]) < 0 {
+		return 0, syscall.EINVAL
+	}
+	return f.writeAt(b, int64(r.Args[3]))
+}
+
+func (s *Server) writev(r *kernel.Request) (int64, error) {
+	return s.vector(r, r.Args[1], r.Args[2], -1, true)
+}
+
+func (s *Server) pwritev(r *kernel.Request) (int64, error) {
+	return s.vector(r, r.Args[1], r.Args[2], int64(r.Args[3]), true)
+}
+
+// vector runs readv/writev and their positioned forms (off >= 0).
+func (s *Server) vector(r *kernel.Request, iov, n uint64, off int64, write bool) (int64, error) {
+	bufs, err := iovecs(iov, n)
+	if err != nil {
+		return 0, err
+	}
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, b := range bufs {
+		if len(b) == 0 {
+			continue
+		}
+		var n int64
+		if write {
+			n, err = f.writeAt(b, off)
+		} else {
+			n, err = f.read(b, off)
+		}
+		total += n
+		if off >= 0 {
+			off += n
+		}
+		if err != nil || n < int64(len(b)) {
+			if total > 0 {
+				return total, nil
+			}
+			return 0, err
+		}
+	}
+	return total, nil
+}
+
+// read reads at off, or at the file offset (advancing it) when off < 0.
+func (f *openFile) read(b []byte, off int64) (int64, error) {
+	if f.flags&oAccMode == oWronly || f.flags&oPath != 0 {
+		return 0, syscall.EBADF
+	}
+	if f.pipe != nil {
+		if off >= 0 {
+			return 0, syscall.ESPIPE
+		}
+		return f.pipe.read(b, f.flags&oNonblock != 0)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pos := off
+	if off < 0 {
+		pos = f.off
+	}
+	n, err := f.node.ReadAt(b, pos)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	if off < 0 {
+		f.off += int64(n)
+	}
+	return int64(n), nil
+}
+
+// writeAt writes at off, or at the file offset (or the end, with
+// O_APPEND) when off < 0.
+func (f *openFile) writeAt(b []byte, off int64) (int64, error) {
+	if f.flags&oAccMode == oRdonly || f.flags&oPath != 0 {
+		return 0, syscall.EBADF
+	}
+	if f.pipe != nil {
+		if off >= 0 {
+			return 0, syscall.ESPIPE
+		}
+		return f.pipe.write(b, f.flags&oNonblock != 0)
+	}
+	w, ok := f.node.(vfs.Writer)
+	if !ok {
+		return 0, syscall.EINVAL
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pos := off
+	if off < 0 {
+		pos = f.off
+		if f.flags&oAppend != 0 {
+			st, err := f.node.Stat()
+			if err != nil {
+				return 0, err
+			}
+			pos = st.Size
+		}
+	}
+	n, err := w.WriteAt(b, pos)
+	if off < 0 {
+		f.off = pos + int64(n)
+	}
+	if err != nil && n == 0 {
+		return 0, err
+	}
+	return int64(n), nil
+}
+
+func (s *Server) lseek(r *kernel.Request) (int64, error) {
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	if f.pipe != nil {
+		return 0, syscall.ESPIPE
+	}
+	off, whence := int64(r.Args[1]), int(r.Args[2])
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var pos int64
+	switch whence {
+	case io.SeekStart:
+		pos = off
+	case io.SeekCurrent:
+		pos = f.off + off
+	case io.SeekEnd:
+		st, err := f.node.Stat()
+		if err != nil {
+			return 0, err
+		}
+		pos = st.Size + off
+	default:
+		return 0, syscall.EINVAL
+	}
+	if pos < 0 {
+		return 0, syscall.EINVAL
+	}
+	f.off = pos
+	if pos == 0 {
+		f.dir = nil // rewinddir
+	}
+	return pos, nil
+}
+
+// --- metadata ---
+
+// putStat writes Linux's struct stat (x86-64, 144 bytes).
+func putStat(addr uint64, st vfs.Stat) error {
+	b, err := bytesAt(addr, 144)
+	if err != nil {
+		return err
+	}
+	clear(b)
+	put64(addr+0, 1) // st_dev
+	put64(addr+8, st.Ino)
+	put64(addr+16, st.Nlink)
+	put32(addr+24, st.Mode)
+	put32(addr+28, st.UID)
+	put32(addr+32, st.GID)
+	put64(addr+40, st.Rdev)
+	put64(addr+48, uint64(st.Size))
+	put64(addr+56, 4096)
+	put64(addr+64, uint64((st.Size+511)/512))
+	putTime(addr+72, st.Atime)
+	putTime(addr+88, st.Mtime)
+	putTime(addr+104, st.Ctime)
+	return nil
+}
+
+func putTime(addr uint64, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	put64(addr, uint64(t.Unix()))
+	put64(addr+8, uint64(t.Nanosecond()))
+}
+
+func (s *Server) statPath(cwd, p string, follow bool, buf uint64) (int64, error) {
+	n, err := s.fs.Resolve(cwd, p, follow)
+	if err != nil {
+		return 0, err
+	}
+	st, err := n.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return 0, putStat(buf, st)
+}
+
+func (s *Server) stat(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	return s.statPath(s.cwdPath(), p, true, r.Args[1])
+}
+
+func (s *Server) lstat(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	return s.statPath(s.cwdPath(), p, false, r.Args[1])
+}
+
+func (s *Server) fstat(r *kernel.Request) (int64, error) {
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	st, err := f.node.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return 0, putStat(r.Args[1], st)
+}
+
+func (s *Server) newfstatat(r *kernel.Request) (int64, error) {
+	flags := r.Args[3]
+	p, err := stringAt(r.Args[1], 4096)
+	if err != nil {
+		return 0, err
+	}
+	if p == "" {
+		if flags&atEmptyPath == 0 {
+			return 0, syscall.ENOENT
+		}
+		return s.fstat(&kernel.Request{Handle: r.Handle, Args: [6]uint64{r.Args[0], r.Args[2]}})
+	}
+	base := s.cwdPath()
+	if !path.IsAbs(p) {
+		if base, err = s.base(r, r.Args[0]); err != nil {
+			return 0, err
+		}
+	}
+	return s.statPath(base, p, flags&atSymlinkNofollow == 0, r.Args[2])
+}
+
+// statx writes struct statx (256 bytes) with the basic fields.
+func (s *Server) statx(r *kernel.Request) (int64, error) {
+	flags := r.Args[2]
+	p, err := stringAt(r.Args[1], 4096)
+	if err != nil {
+		return 0, err
+	}
+	var n vfs.Node
+	if p == "" && flags&atEmptyPath != 0 {
+		f, err := s.file(r)
+		if err != nil {
+			return 0, err
+		}
+		n = f.node
+	} else {
+		base := s.cwdPath()
+		if !path.IsAbs(p) {
+			if base, err = s.base(r, r.Args[0]); err != nil {
+				return 0, err
+			}
+		}
+		if n, err = s.fs.Resolve(base, p, flags&atSymlinkNofollow == 0); err != nil {
+			return 0, err
+		}
+	}
+	st, err := n.Stat()
+	if err != nil {
+		return 0, err
+	}
+	buf := r.Args[4]
+	b, err := bytesAt(buf, 256)
+	if err != nil {
+		return 0, err
+	}
+	clear(b)
+	const basicStats = 0x7ff
+	put32(buf+0, basicStats) // stx_mask
+	put32(buf+4, 4096)       // stx_blksize
+	put32(buf+16, uint32(st.Nlink))
+	put32(buf+20, st.UID)
+	put32(buf+24, st.GID)
+	*(*uint16)(ptr(buf + 28)) = uint16(st.Mode)
+	put64(buf+32, st.Ino)
+	put64(buf+40, uint64(st.Size))
+	put64(buf+48, uint64((st.Size+511)/512))
+	putStatxTime(buf+64, st.Atime)
+	putStatxTime(buf+96, st.Ctime)
+	putStatxTime(buf+112, st.Mtime)
+	put32(buf+128, uint32(st.Rdev>>8&0xfff)) // rdev major
+	put32(buf+132, uint32(st.Rdev&0xff))     // rdev minor
+	put32(buf+140, 1)                        // dev minor
+	return 0, nil
+}
+
+func putStatxTime(addr uint64, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	put64(addr, uint64(t.Unix()))
+	put32(addr+8, uint32(t.Nanosecond()))
+}
+
+// getdents64 lists a directory as struct linux_dirent64 records, "."
+// and ".." first. The file offset is the cookie of the last entry read.
+func (s *Server) getdents64(r *kernel.Request) (int64, error) {
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	buf, size := r.Args[1], r.Args[2]
+	out, err := bytesAt(buf, size)
+	if err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dir == nil {
+		st, err := f.node.Stat()
+		if err != nil {
+			return 0, err
+		}
+		if !st.IsDir() {
+			return 0, syscall.ENOTDIR
+		}
+		list, err := f.node.Readdir()
+		if err != nil {
+			return 0, err
+		}
+		// "." and ".." take cookies 1 and 2; entries follow, shifted.
+		f.dir = append([]vfs.Dirent{{Name: ".", Ino: st.Ino, Type: vfs.DT_DIR, Off: 1}, {Name: "..", Ino: st.Ino, Type: vfs.DT_DIR, Off: 2}}, list...)
+		for i := range f.dir[2:] {
+			f.dir[2+i].Off += 2
+		}
+	}
+	n := 0
+	for _, d := range f.dir {
+		if d.Off <= f.off {
+			continue
+		}
+		reclen := (19 + len(d.Name) + 1 + 7) &^ 7
+		if n+reclen > len(out) {
+			if n == 0 {
+				return 0, syscall.EINVAL
+			}
+			break
+		}
+		rec := buf + uint64(n)
+		put64(rec, d.Ino)
+		put64(rec+8, uint64(d.Off))
+		*(*uint16)(ptr(rec + 16)) = uint16(reclen)
+		out[n+18] = d.Type
+		copy(out[n+19:], d.Name)
+		clear(out[n+19+len(d.Name) : n+reclen])
+		n += reclen
+		f.off = d.Off
+	}
+	return int64(n), nil
+}
+
+func (s *Server) readlinkPath(cwd, p string, buf, size uint64) (int64, error) {
+	if int64(size) <= 0 {
+		return 0, syscall.EINVAL
+	}
+	var target string
+	if p == "/proc/self/exe" && s.exePath != "" {
+		target = s.exePath
+	} else {
+		n, err := s.fs.Resolve(cwd, p, false)
+		if err != nil {
+			return 0, err
+		}
+		if target, err = n.Readlink(); err != nil {
+			return 0, err
+		}
+	}
+	b, err := bytesAt(buf, size)
+	if err != nil {
+		return 0, err
+	}
+	return int64(copy(b, target)), nil
+}
+
+func (s *Server) readlink(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	return s.readlinkPath(s.cwdPath(), p, r.Args[1], r.Args[2])
+}
+
+func (s *Server) readlinkat(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	base := s.cwdPath()
+	if !path.IsAbs(p) {
+		if base, err = s.base(r, r.Args[0]); err != nil {
+			return 0, err
+		}
+	}
+	return s.readlinkPath(base, p, r.Args[2], r.Args[3])
+}
+
+func (s *Server) access(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.fs.Resolve(s.cwdPath(), p, true)
+	return 0, err
+}
+
+func (s *Server) faccessat(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	base := s.cwdPath()
+	if !path.IsAbs(p) {
+		if base, err = s.base(r, r.Args[0]); err != nil {
+			return 0, err
+		}
+	}
+	_, err = s.fs.Resolve(base, p, r.Args[3]&atSymlinkNofollow == 0)
+	return 0, err
+}
+
+// --- the working directory ---
+
+func (s *Server) getcwd(r *kernel.Request) (int64, error) {
+	cwd := s.cwdPath()
+	if uint64(len(cwd)+1) > r.Args[1] {
+		return 0, syscall.ERANGE
+	}
+	b, err := bytesAt(r.Args[0], uint64(len(cwd)+1))
+	if err != nil {
+		return 0, err
+	}
+	copy(b, cwd)
+	b[len(cwd)] = 0
+	return int64(len(cwd) + 1), nil
+}
+
+func (s *Server) chdirTo(cwd, p string) error {
+	n, abs, err := s.fs.ResolvePath(cwd, p, true)
+	if err != nil {
+		return err
+	}
+	st, err := n.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return syscall.ENOTDIR
+	}
+	s.mu.Lock()
+	s.cwd = abs
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Server) chdir(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.chdirTo(s.cwdPath(), p)
+}
+
+func (s *Server) fchdir(r *kernel.Request) (int64, error) {
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.chdirTo("/", f.path)
+}
+
+// --- changing the tree ---
+
+// atPath reads the path of an *at() call and its base directory.
+func (s *Server) atPath(r *kernel.Request, dirfd, p uint64) (string, string, error) {
+	name, err := pathAt(p)
+	if err != nil {
+		return "", "", err
+	}
+	base := s.cwdPath()
+	if !path.IsAbs(name) {
+		if base, err = s.base(r, dirfd); err != nil {
+			return "", "", err
+		}
+	}
+	return base, name, nil
+}
+
+func (s *Server) mkdir(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.fs.Mkdir(s.cwdPath(), p, uint32(r.Args[1])&0o7777)
+	return 0, err
+}
+
+func (s *Server) mkdirat(r *kernel.Request) (int64, error) {
+	base, p, err := s.atPath(r, r.Args[0], r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.fs.Mkdir(base, p, uint32(r.Args[2])&0o7777)
+	return 0, err
+}
+
+func (s *Server) rmdir(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.fs.Rmdir(s.cwdPath(), p)
+}
+
+func (s *Server) unlink(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.fs.Unlink(s.cwdPath(), p)
+}
+
+func (s *Server) unlinkat(r *kernel.Request) (int64, error) {
+	base, p, err := s.atPath(r, r.Args[0], r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	if r.Args[2]&atRemoveDir != 0 {
+		return 0, s.fs.Rmdir(base, p)
+	}
+	return 0, s.fs.Unlink(base, p)
+}
+
+func (s *Server) rename(r *kernel.Request) (int64, error) {
+	from, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	to, err := pathAt(r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.fs.Rename(s.cwdPath(), from, to)
+}
+
+// renameat serves renameat and renameat2 (flags 0 only). Both paths
+// must be absolute or relative to the cwd for now; a directory fd as
+// base is accepted for the old path only when the new one is absolute.
+func (s *Server) renameat(r *kernel.Request) (int64, error) {
+	if r.Nr == 316 && r.Args[4] != 0 {
+		return 0, syscall.EINVAL
+	}
+	base, from, err := s.atPath(r, r.Args[0], r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	to, err := pathAt(r.Args[3])
+	if err != nil {
+		return 0, err
+	}
+	if !path.IsAbs(from) {
+		from = path.Join(base, from)
+	}
+	if int32(r.Args[2]) != atFDCWD && !path.IsAbs(to) {
+		return 0, syscall.EXDEV
+	}
+	return 0, s.fs.Rename(s.cwdPath(), from, to)
+}
+
+func (s *Server) symlink(r *kernel.Request) (int64, error) {
+	target, err := stringAt(r.Args[0], 4096)
+	if err != nil {
+		return 0, err
+	}
+	p, err := pathAt(r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.fs.Symlink(target, s.cwdPath(), p)
+	return 0, err
+}
+
+func (s *Server) symlinkat(r *kernel.Request) (int64, error) {
+	target, err := stringAt(r.Args[0], 4096)
+	if err != nil {
+		return 0, err
+	}
+	base, p, err := s.atPath(r, r.Args[1], r.Args[2])
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.fs.Symlink(target, base, p)
+	return 0, err
+}
+
+func (s *Server) truncate(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.fs.Resolve(s.cwdPath(), p, true)
+	if err != nil {
+		return 0, err
+	}
+	return 0, truncateNode(n, int64(r.Args[1]))
+}
+
+func (s *Server) ftruncate(r *kernel.Request) (int64, error) {
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	if f.flags&oAccMode == oRdonly {
+		return 0, syscall.EINVAL
+	}
+	return 0, truncateNode(f.node, int64(r.Args[1]))
+}
+
+func truncateNode(n vfs.Node, size int64) error {
+	if size < 0 {
+		return syscall.EINVAL
+	}
+	t, ok := n.(vfs.Truncater)
+	if !ok {
+		return syscall.EROFS
+	}
+	return t.Truncate(size)
+}
+
+// Permissions are not enforced (one application, running as root), so
+// mode and time changes are accepted once the file is known to exist.
+func (s *Server) chmod(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.fs.Resolve(s.cwdPath(), p, true)
+	return 0, err
+}
+
+func (s *Server) fchmod(r *kernel.Request) (int64, error) {
+	_, err := s.file(r)
+	return 0, err
+}
+
+func (s *Server) fchmodat(r *kernel.Request) (int64, error) {
+	base, p, err := s.atPath(r, r.Args[0], r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.fs.Resolve(base, p, true)
+	return 0, err
+}
+
+func (s *Server) utimensat(r *kernel.Request) (int64, error) {
+	if r.Args[1] == 0 {
+		_, err := s.file(r)
+		return 0, err
+	}
+	base, p, err := s.atPath(r, r.Args[0], r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.fs.Resolve(base, p, r.Args[3]&atSymlinkNofollow == 0)
+	return 0, err
+}
+
+func (s *Server) umaskCall(r *kernel.Request) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.umask
+	s.umask = uint32(r.Args[0]) & 0o777
+	return int64(old), nil
+}
+
+func (s *Server) fsync(r *kernel.Request) (int64, error) {
+	_, err := s.file(r)
+	return 0, err
+}
+
+// putStatfs writes struct statfs (120 bytes) for an in-memory file system.
+func putStatfs(addr uint64) error {
+	b, err := bytesAt(addr, 120)
+	if err != nil {
+		return err
+	}
+	clear(b)
+	total, free := kernel.MemoryStats()
+	put64(addr, 0x01021994) // f_type: TMPFS_MAGIC
+	put64(addr+8, 4096)     // f_bsize
+	put64(addr+16, total/4096)
+	put64(addr+24, free/4096)
+	put64(addr+32, free/4096)
+	put64(addr+40, 1<<20) // f_files
+	put64(addr+48, 1<<20) // f_ffree
+	put64(addr+64, 255)   // f_namelen
+	put64(addr+72, 4096)  // f_frsize
+	return nil
+}
+
+func (s *Server) statfs(r *kernel.Request) (int64, error) {
+	p, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.fs.Resolve(s.cwdPath(), p, true); err != nil {
+		return 0, err
+	}
+	return 0, putStatfs(r.Args[1])
+}
+
+func (s *Server) fstatfs(r *kernel.Request) (int64, error) {
+	if _, err := s.file(r); err != nil {
+		return 0, err
+	}
+	return 0, putStatfs(r.Args[1])
+}
+
+// --- control ---
+
+const (
+	tcgets     = 0x5401
+	tiocgwinsz = 0x5413
+	fionread   = 0x541b
+	fionbio    = 0x5421
+	fGetFL     = 3
+	fSetFL     = 4
+)
+
+func (s *Server) ioctl(r *kernel.Request) (int64, error) {
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	switch r.Args[1] {
+	case fionread:
+		if f.pipe == nil {
+			return 0, syscall.ENOTTY
+		}
+		put32(r.Args[2], uint32(f.pipe.buffered()))
+		return 0, nil
+	case fionbio:
+		on := *(*int32)(ptr(r.Args[2])) != 0
+		f.mu.Lock()
+		if on {
+			f.flags |= oNonblock
+		} else {
+			f.flags &^= oNonblock
+		}
+		f.mu.Unlock()
+		return 0, nil
+	}
+	return 0, syscall.ENOTTY // no terminals among server files
+}
+
+func (s *Server) fcntl(r *kernel.Request) (int64, error) {
+	f, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch r.Args[1] {
+	case fGetFL:
+		return int64(f.flags), nil
+	case fSetFL:
+		const changeable = oAppend | oNonblock
+		f.flags = f.flags&^changeable | int(r.Args[2])&changeable
+		return 0, nil
+	}
+	return 0, syscall.EINVAL
+}
