@@ -25,7 +25,7 @@ var (
 	// kernel's Go main.
 	entryTSC uint64
 	// minimumRAM is what the kernel needs to run its Go runtime.
-	minimumRAM uint64 = 10 << 20
+	minimumRAM uint64 = 8 << 20
 	bootErr    error
 )
 

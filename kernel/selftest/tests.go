@@ -73,7 +73,7 @@ func testTimers() error {
 		time.Sleep(d)
 		got := time.Since(start)
 		// Late is allowed (TCG is slow and shared); early is a bug.
-		if got < d || got > d+200*time.Millisecond {
+		if got < d || got > d+time.Second {
 			return fmt.Errorf("time.Sleep(%v) took %v", d, got)
 		}
 	}
