@@ -717,6 +717,20 @@ func TestPageSize(t *testing.T) {
 	if !errors.Is(err, ErrNotExecutable) || !strings.Contains(err.Error(), "modulo the 0x2000 page size") {
 		t.Fatalf("incongruent modulo 8 KiB: %v", err)
 	}
+
+	// Page 0 is 8 KiB now: 0x1000 is in it.
+	e = smallExec()
+	e.segs[0].vaddr, e.segs[0].off, e.entry = 0x1000, 0x1000, 0x1000
+	e.segs[1].vaddr, e.segs[1].off = 0x4000, 0x2000
+	a = testArgs(e.build(), newFakeMem(), nil)
+	if _, err := Load(a); err != nil {
+		t.Fatalf("4 KiB pages: %v", err)
+	}
+	a = testArgs(e.build(), newFakeMem(), nil)
+	a.PageSize = 8192
+	if _, err := Load(a); !errors.Is(err, ErrNotExecutable) || !strings.Contains(err.Error(), "would map page 0 (page size 0x2000)") {
+		t.Fatalf("page 0 with 8 KiB pages: %v", err)
+	}
 }
 
 // TestArgvEmpty: argc 0 becomes one empty argument, as on Linux.
@@ -791,6 +805,19 @@ func TestUndo(t *testing.T) {
 			if b := m.mappedBytes(); b != 0 {
 				t.Errorf("%s: call %d failing: %#x bytes left mapped: %v", name, i, b, m.vmas)
 			}
+		}
+	}
+}
+
+func TestNewFileAndProt(t *testing.T) {
+	img := smallExec().build()
+	mem := newFakeMem()
+	a := testArgs(nil, mem, nil)
+	a.Exe = NewFile(bytes.NewReader(img), int64(len(img)))
+	mustLoad(t, a)
+	for p, want := range map[Prot]string{0: "---", ProtRead: "r--", ProtRead | ProtExec: "r-x", ProtRead | ProtWrite | ProtExec: "rwx"} {
+		if p.String() != want {
+			t.Errorf("Prot(%d) = %q, want %q", p, p, want)
 		}
 	}
 }

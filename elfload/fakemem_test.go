@@ -12,8 +12,9 @@ import (
 // can ask for one.
 //
 // It is strict: arguments the loader should never pass (unaligned
-// addresses, writes or protects on unmapped memory) are errors, and the
-// first one is kept in misuse for the tests to report.
+// addresses, writes or protects on unmapped memory, writes to memory
+// already protected) are errors, and the first one is kept in misuse for
+// the tests to report.
 type fakeMem struct {
 	vmas   []fakeVMA
 	pages  map[uint64]*[fakePage]byte // by page number
@@ -205,6 +206,11 @@ func (m *fakeMem) Write(addr uint64, b []byte) error {
 	end := addr + uint64(len(b))
 	if end < addr || !m.covered(pageDown(addr, fakePage), end) {
 		return m.bad("Write(%#x, %d bytes): not mapped", addr, len(b))
+	}
+	for _, v := range m.vmas {
+		if v.start < end && addr < v.end && v.prot != ProtRead|ProtWrite {
+			return m.bad("Write(%#x, %d bytes): memory at %#x is %v", addr, len(b), max(addr, v.start), v.prot)
+		}
 	}
 	for len(b) > 0 {
 		pn, off := addr/fakePage, addr%fakePage

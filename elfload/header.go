@@ -14,26 +14,25 @@ const (
 	ehdrSize = 64 // sizeof(Elf64_Ehdr)
 	phdrSize = 56 // sizeof(Elf64_Phdr)
 
-	elfClass64   = 2
-	elfData2LSB  = 1
-	evCurrent    = 1
-	osabiSysV    = 0
-	osabiGNU     = 3
-	etRel        = 1
-	etExec       = 2
-	etDyn        = 3
-	etCore       = 4
-	emX86_64     = 62
-	ptLoad       = 1
-	ptInterp     = 3
-	ptPhdr       = 6
-	ptGNUStack   = 0x6474e551
-	pfX          = 1
-	pfW          = 2
-	pfR          = 4
-	pnXNum       = 0xffff // e_phnum escape for more than 65534 headers
-	minPageSize  = 4096
-	minPageShift = 12
+	elfClass64  = 2
+	elfData2LSB = 1
+	evCurrent   = 1
+	osabiSysV   = 0
+	osabiGNU    = 3
+	etRel       = 1
+	etExec      = 2
+	etDyn       = 3
+	etCore      = 4
+	emX86_64    = 62
+	ptLoad      = 1
+	ptInterp    = 3
+	ptPhdr      = 6
+	ptGNUStack  = 0x6474e551
+	pfX         = 1
+	pfW         = 2
+	pfR         = 4
+	pnXNum      = 0xffff // e_phnum escape for more than 65534 headers
+	minPageSize = 4096
 )
 
 // Limits.

@@ -324,6 +324,9 @@ func (l *loader) load(f File, name string, hint uint64, isInterp bool) (*image, 
 			if p.Vaddr%ps != p.Off%ps {
 				return nil, &FormatError{File: what, Reason: fmt.Sprintf("PT_LOAD %d: p_vaddr %#x and p_offset %#x differ modulo the %#x page size", i, p.Vaddr, p.Off, ps)}
 			}
+			if h.Type == etExec && p.Memsz > 0 && p.Vaddr < ps {
+				return nil, &FormatError{File: what, Reason: fmt.Sprintf("PT_LOAD %d at %#x would map page 0 (page size %#x)", i, p.Vaddr, ps)}
+			}
 		}
 	}
 	gs := groups(h, ps)

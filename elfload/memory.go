@@ -21,9 +21,8 @@ type Memory interface {
 	// Unmap removes whatever is mapped in [addr, addr+size); unmapped
 	// parts are not an error (as munmap).
 	Unmap(addr, size uint64) error
-	// Write copies b into mapped memory at addr, whatever its
-	// protection (the loader writes before it protects, but a shared
-	// page may already have been protected read-only).
+	// Write copies b into memory at addr. The loader only writes to
+	// memory it has mapped and not yet protected, so still read-write.
 	Write(addr uint64, b []byte) error
 }
 

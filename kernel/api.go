@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"gosv/arch/amd64"
@@ -77,6 +78,7 @@ func Module(i int) []byte {
 
 // Threads describes the kernel's threads for /os/threads.
 type ThreadInfo struct {
+	App      bool // the application's (else the kernel's runtime's)
 	TID      int
 	CPU      int
 	State    string
@@ -97,7 +99,7 @@ func Threads() []ThreadInfo {
 		if st == threadFree || st == threadIdle {
 			continue
 		}
-		out = append(out, ThreadInfo{TID: int(t.tid), CPU: int(t.cpu), State: names[st],
+		out = append(out, ThreadInfo{App: t.proc == procApp, TID: int(t.tid), CPU: int(t.cpu), State: names[st],
 			Switches: t.switches, CPUTime: time.Duration(t.cpuNanos)})
 	}
 	return out
@@ -155,4 +157,116 @@ func RandomBytes16() (b [16]byte) {
 	}
 	restoreInterrupts(was)
 	return b
+}
+
+// Mapping is one vma of the address space, for /proc/self/maps.
+type Mapping struct {
+	Start, End        uint64
+	Read, Write, Exec bool
+	Kernel            bool // the kernel image or kernel stacks
+}
+
+// Mappings lists the address space's vmas in address order.
+func Mappings() []Mapping {
+	out := make([]Mapping, 0, 64)
+	var buf [64]vma
+	for start := uintptr(0); ; {
+		n := 0
+		was := disableInterrupts()
+		space.lock.lock()
+		for i := space.find(start); i < space.n && n < len(buf); i++ {
+			buf[n] = space.list[i]
+			n++
+		}
+		space.lock.unlock()
+		restoreInterrupts(was)
+		for _, v := range buf[:n] {
+			out = append(out, Mapping{Start: uint64(v.start), End: uint64(v.end),
+				Read: v.prot&protRead != 0, Write: v.prot&protWrite != 0, Exec: v.prot&protExec != 0,
+				Kernel: v.flags&vmaKernel != 0})
+		}
+		if n < len(buf) {
+			return out
+		}
+		start = buf[n-1].end
+	}
+}
+
+// AppFD is one of the application's file descriptors.
+type AppFD struct {
+	FD     int
+	Kind   string // "console", "eventfd", "epoll" or "server"
+	Handle int32  // the server handle, for "server"
+}
+
+// AppFDs lists the application's open file descriptors.
+func AppFDs() []AppFD {
+	kinds := [...]string{fdConsole: "console", fdEventfd: "eventfd", fdEpoll: "epoll", fdServer: "server"}
+	var out []AppFD
+	was := disableInterrupts()
+	fdLock.lock()
+	var snap [maxFDs]fdEntry
+	copy(snap[:], procs[procApp].fds[:])
+	fdLock.unlock()
+	restoreInterrupts(was)
+	for fd, e := range snap {
+		if e.kind != fdFree {
+			out = append(out, AppFD{FD: fd, Kind: kinds[e.kind], Handle: e.handle})
+		}
+	}
+	return out
+}
+
+// Uptime is the time since the clock started at boot.
+func Uptime() time.Duration { return time.Duration(nanotime()) }
+
+// CPUDescription is what CPUID says, for /proc/cpuinfo.
+type CPUDescription struct {
+	Vendor, Brand           string
+	Family, Model, Stepping int
+	Flags                   []string
+	MHz                     float64
+}
+
+// DescribeCPU reads the boot CPU's identification.
+func DescribeCPU() CPUDescription {
+	eax, _, _, _ := amd64.CPUID(1, 0)
+	family := int(eax>>8) & 0xf
+	model := int(eax>>4) & 0xf
+	if family == 0xf {
+		family += int(eax>>20) & 0xff
+	}
+	if family >= 6 {
+		model |= int(eax>>16) & 0xf << 4
+	}
+	d := CPUDescription{
+		Vendor: string(cpu.vendor[:]), Brand: strings.TrimRight(string(cpu.brand[:]), "\x00 "),
+		Family: family, Model: model, Stepping: int(eax & 0xf),
+		MHz: float64(clock.tscHz) / 1e6,
+	}
+	edx := [...]string{0: "fpu", 4: "tsc", 5: "msr", 6: "pae", 8: "cx8", 9: "apic", 11: "sep", 12: "mtrr", 13: "pge", 15: "cmov", 16: "pat", 19: "clflush", 23: "mmx", 24: "fxsr", 25: "sse", 26: "sse2", 28: "ht"}
+	ecx := [...]string{0: "pni", 1: "pclmulqdq", 9: "ssse3", 12: "fma", 13: "cx16", 19: "sse4_1", 20: "sse4_2", 21: "x2apic", 22: "movbe", 23: "popcnt", 25: "aes", 26: "xsave", 28: "avx", 29: "f16c", 30: "rdrand", 31: "hypervisor"}
+	ebx7 := [...]string{0: "fsgsbase", 3: "bmi1", 5: "avx2", 8: "bmi2", 9: "erms", 18: "rdseed", 19: "adx", 29: "sha_ni"}
+	add := func(names []string, bits uint32) {
+		for i, n := range names {
+			if n != "" && bits&(1<<i) != 0 {
+				d.Flags = append(d.Flags, n)
+			}
+		}
+	}
+	add(edx[:], cpu.leaf1EDX)
+	add(ecx[:], cpu.leaf1ECX)
+	add(ebx7[:], cpu.leaf7EBX)
+	if cpu.extEDX&(1<<29) != 0 {
+		d.Flags = append(d.Flags, "lm")
+	}
+	return d
+}
+
+// Hostname returns the host name.
+func Hostname() string {
+	was := disableInterrupts()
+	h := string(hostname())
+	restoreInterrupts(was)
+	return h
 }

@@ -98,8 +98,10 @@ type epollItem struct {
 }
 
 type epollSet struct {
-	used  bool
-	proc  *process
+	used bool
+	// proc indexes procs (not a pointer: core code must not store Go
+	// pointers, see doc.go).
+	proc  uint8
 	items [maxEpollItems]epollItem
 	n     int
 }
@@ -147,7 +149,7 @@ func (p *process) closeFD(fd int64) (release int32, err errno) {
 	// last reference goes.
 	for i := range epolls {
 		ep := &epolls[i]
-		if ep.proc != p {
+		if &procs[ep.proc] != p {
 			continue
 		}
 		for j := 0; j < ep.n; j++ {
@@ -225,7 +227,7 @@ func epollCollect(ep *epollSet, buf uintptr, max int) int {
 	n := 0
 	for j := 0; j < ep.n && n < max; j++ {
 		it := &ep.items[j]
-		ready := ep.proc.readiness(it.fd) & (it.events | epollErr | epollHup)
+		ready := procs[ep.proc].readiness(it.fd) & (it.events | epollErr | epollHup)
 		if ready == 0 {
 			continue
 		}

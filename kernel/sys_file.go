@@ -295,7 +295,7 @@ func sysEpollCreate1(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	if fd < 0 {
 		return errnoResult(EMFILE)
 	}
-	epolls[set] = epollSet{used: true, proc: p}
+	epolls[set] = epollSet{used: true, proc: t.proc}
 	p.fds[fd].epoll = int32(set)
 	p.fds[fd].cloexec = f.RDI&oCloexec != 0
 	return int64(fd)

@@ -8,6 +8,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 	"syscall"
@@ -17,6 +18,9 @@ import (
 	"gosv/kernel"
 	"gosv/kernel/appsys"
 	"gosv/vfs"
+	"gosv/vfs/devfs"
+	"gosv/vfs/procfs"
+	"gosv/vfs/sysfs"
 )
 
 // Config says what to run.
@@ -70,15 +74,29 @@ func Start(c Config) (serve func(), err error) {
 			}
 			return elfload.NewFile(n, ist.Size), nil
 		},
-		Mem:       memory{},
-		Random:    random,
-		PageSize:  4096,
-		Forbidden: []elfload.Range{kernel.ImageRange()},
+		Mem:      memory{},
+		Random:   random,
+		PageSize: 4096,
+		// Page 0 and the low 64 KiB stay unmapped, so null pointers fault.
+		Forbidden: []elfload.Range{{Start: 0, End: 0x10000, Name: "the null page guard"}, kernel.ImageRange()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", exePath, err)
 	}
 	server := appsys.New(c.FS, exePath, c.Cwd)
+	src := &procSource{fs: c.FS, server: server, exe: exePath, argv: c.Argv, env: env, started: kernel.Uptime()}
+	for _, m := range []struct {
+		path string
+		root vfs.Node
+	}{
+		{"/dev", devfs.NewWith(devfs.Options{Console: os.Stdout})},
+		{"/proc", procfs.New(src)},
+		{"/sys", sysfs.New(sysfs.SysSource{CPUs: kernel.CPUCount()})},
+	} {
+		if err := c.FS.Mount(m.path, m.root); err != nil {
+			return nil, fmt.Errorf("mounting %s: %w", m.path, err)
+		}
+	}
 	ready := make(chan struct{})
 	serve = func() {
 		close(ready)
@@ -177,17 +195,11 @@ func (memory) Unmap(addr, size uint64) error {
 	return nil
 }
 
-// Write makes the pages writable first: a page shared by two segments
-// may already carry the first one's protection.
+// Write copies into memory the loader has mapped read-write and not yet
+// protected (elfload's contract).
 func (memory) Write(addr uint64, b []byte) error {
 	if len(b) == 0 {
 		return nil
-	}
-	start := addr &^ 4095
-	end := (addr + uint64(len(b)) + 4095) &^ 4095
-	if _, _, e := syscall.Syscall(syscall.SYS_MPROTECT, uintptr(start), uintptr(end-start),
-		syscall.PROT_READ|syscall.PROT_WRITE|syscall.PROT_EXEC); e != 0 {
-		return e
 	}
 	a := uintptr(addr)
 	dst := unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&a))), len(b))

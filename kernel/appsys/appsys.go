@@ -148,3 +148,17 @@ func init() {
 		332:                    (*Server).statx,
 	}
 }
+
+// HandlePath returns the path an open handle was opened by ("" if none),
+// for /proc/self/fd.
+func (s *Server) HandlePath(h int32) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.files[h]; ok {
+		return f.path
+	}
+	return ""
+}
+
+// Cwd returns the application's working directory.
+func (s *Server) Cwd() string { return s.cwdPath() }

@@ -1,0 +1,4 @@
+package procfs
+
+// CPUMask is cpuMask, for tests.
+var CPUMask = cpuMask
