@@ -244,7 +244,14 @@ func epollCollect(ep *epollSet, buf uintptr, max int) int {
 func (p *process) notifyFD(fd int32) {
 	for i := range threads {
 		t := &threads[i]
-		if t.state.Load() != threadBlocked || t.wait != waitEpoll || &procs[t.proc] != p {
+		if t.state.Load() != threadBlocked || &procs[t.proc] != p {
+			continue
+		}
+		if t.wait == waitPoll {
+			wakeRestart(int32(i))
+			continue
+		}
+		if t.wait != waitEpoll {
 			continue
 		}
 		e, ok := p.getFD(int64(t.epollFD))

@@ -138,3 +138,25 @@ func leafBits(pa uint64, prot uint32) uint64 {
 	}
 	return e
 }
+
+// moveRange moves the frames mapped in [from, from+size) to
+// [to, to+size) without copying: each leaf entry is re-pointed. The
+// destination must be free of mappings. It reports false if a page table
+// could not be allocated (the pages moved so far stay moved).
+func (pt *pageTables) moveRange(from, to, size uintptr) bool {
+	defer finishUnmap(&pageBatch{}, true)
+	for off := uintptr(0); off < size; off += pageSize {
+		src := pt.walk(from+off, false)
+		if src == nil || *src&(ptePresent|pteProtNone) == 0 {
+			continue
+		}
+		dst := pt.walk(to+off, true)
+		if dst == nil {
+			return false
+		}
+		*dst = *src
+		*src = 0
+		amd64.INVLPG(from + off)
+	}
+	return true
+}

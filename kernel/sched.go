@@ -45,6 +45,9 @@ const (
 	waitServer
 	// waitServerIdle: a server thread waiting for requests.
 	waitServerIdle
+	// waitPoll: poll/ppoll with nothing ready; restarted when an fd
+	// changes.
+	waitPoll
 )
 
 type thread struct {

@@ -58,3 +58,11 @@ func sysBrk(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	p.brk = want
 	return int64(want)
 }
+
+func sysMremap(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	addr, err := space.mremap(uintptr(f.RDI), uintptr(f.RSI), uintptr(f.RDX), uint32(f.R10), uintptr(f.R8))
+	if err != 0 {
+		return errnoResult(err)
+	}
+	return int64(addr)
+}

@@ -440,3 +440,71 @@ func (as *addressSpace) mmapKernel(size uintptr) (uintptr, errno) {
 	}
 	return addr, 0
 }
+
+const (
+	mremapMayMove = 1
+	mremapFixed   = 2
+)
+
+// mremap resizes or moves a mapping. Growing happens in place when the
+// pages above are free, else (with MREMAP_MAYMOVE) the frames move to a
+// new range by rewriting page-table entries: no data is copied.
+func (as *addressSpace) mremap(old, oldSize, newSize uintptr, flags uint32, newAddr uintptr) (uintptr, errno) {
+	if old&(pageSize-1) != 0 || flags&^(mremapMayMove|mremapFixed) != 0 ||
+		flags&mremapFixed != 0 && flags&mremapMayMove == 0 {
+		return 0, EINVAL
+	}
+	oldSize = (oldSize + pageSize - 1) &^ (pageSize - 1)
+	newSize = (newSize + pageSize - 1) &^ (pageSize - 1)
+	if newSize == 0 || oldSize == 0 || old+oldSize < old || newSize > userMax {
+		return 0, EINVAL
+	}
+	as.lock.lock()
+	defer as.lock.unlock()
+	v, ok := as.lookupVMA(old)
+	if !ok || v.flags&vmaKernel != 0 || v.end < old+oldSize {
+		return 0, EFAULT
+	}
+	prot, vflags := v.prot, v.flags
+	if flags&mremapFixed == 0 {
+		if newSize <= oldSize {
+			as.unmap(old+newSize, old+oldSize)
+			return old, 0
+		}
+		if any, _ := as.overlaps(old+oldSize, old+newSize); !any && old+newSize <= userMax {
+			if !as.insert(old+oldSize, old+newSize, prot, vflags) {
+				return 0, ENOMEM
+			}
+			return old, 0
+		}
+		if flags&mremapMayMove == 0 {
+			return 0, ENOMEM
+		}
+	}
+	dst := newAddr
+	if flags&mremapFixed != 0 {
+		if dst&(pageSize-1) != 0 || dst < userMin || dst+newSize > userMax || dst+newSize > old && dst < old+oldSize {
+			return 0, EINVAL
+		}
+		if _, kernel := as.overlaps(dst, dst+newSize); kernel {
+			return 0, ENOMEM
+		}
+		as.unmap(dst, dst+newSize)
+	} else {
+		var ok bool
+		if dst, ok = as.findFree(newSize, mmapTop); !ok {
+			return 0, ENOMEM
+		}
+	}
+	if !as.insert(dst, dst+newSize, prot, vflags) {
+		return 0, ENOMEM
+	}
+	moved := min(oldSize, newSize)
+	if !as.pt.moveRange(old, dst, moved) {
+		return 0, ENOMEM
+	}
+	// Drop the old range's vma; its frames now belong to dst (any
+	// beyond newSize are freed by unmap).
+	as.unmap(old, old+oldSize)
+	return dst, 0
+}

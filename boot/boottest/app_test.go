@@ -145,3 +145,16 @@ func TestBusybox(t *testing.T) {
 		}
 	}
 }
+
+// TestMoreSyscalls covers mremap (moving pages), sysinfo and poll.
+func TestMoreSyscalls(t *testing.T) {
+	wd, _ := os.Getwd()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sys")
+	Build(t, dir, nil, "musl-gcc", "-static", "-O2", "-o", bin, filepath.Join(wd, "testdata", "capp", "sys.c"))
+	want, wantCode := Native(t, dir, nil, bin)
+	res := BootApp(t, AppImage(t, bin), "/bin/sys", 1)
+	if got := appOutput(res.Serial); got != trimLines(want) || res.GuestStatus != wantCode {
+		t.Errorf("output differs (status %d, native %d)\n--- native\n%s\n--- gosv\n%s", res.GuestStatus, wantCode, want, got)
+	}
+}
