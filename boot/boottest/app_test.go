@@ -158,3 +158,30 @@ func TestMoreSyscalls(t *testing.T) {
 		t.Errorf("output differs (status %d, native %d)\n--- native\n%s\n--- gosv\n%s", res.GuestStatus, wantCode, want, got)
 	}
 }
+
+// TestBadExecutable: a program that is not a loadable x86-64 ELF is
+// refused with a message saying why, and the machine exits non-zero
+// instead of faulting.
+func TestBadExecutable(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name    string
+		content []byte
+		want    string
+	}{
+		{"script", []byte("#!/bin/sh\necho hi\n"), "not a loadable executable"},
+		{"truncated", []byte("\x7fELF\x02\x01\x01"), "not a loadable executable"},
+	} {
+		p := filepath.Join(dir, c.name)
+		if err := os.WriteFile(p, c.content, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		res := BootApp(t, AppImage(t, p), "/bin/"+c.name, 1)
+		if !strings.Contains(res.Serial, c.want) || !strings.Contains(res.Serial, "/bin/"+c.name) {
+			t.Errorf("%s: no clear refusal:\n%s", c.name, res.Serial)
+		}
+		if !res.Exited || res.GuestStatus == 0 || strings.Contains(res.Serial, "FATAL") {
+			t.Errorf("%s: guest status %d (exited %v); want a clean non-zero exit", c.name, res.GuestStatus, res.Exited)
+		}
+	}
+}
