@@ -77,6 +77,13 @@ func main() {
 	runtime.ReadMemStats(&ms)
 	fmt.Println("gc ran:", ms.NumGC > 0)
 
+	// A nil dereference: SIGSEGV from the kernel, a panic in Go.
+	func() {
+		defer func() { fmt.Println("recovered:", recover()) }()
+		var p *struct{ x int }
+		fmt.Println(p.x)
+	}()
+
 	if len(os.Args) > 1 && os.Args[1] == "exit3" {
 		os.Exit(3)
 	}
