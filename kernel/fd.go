@@ -1,5 +1,7 @@
 package kernel
 
+import "sync/atomic"
+
 // File descriptors of the single process. For the kernel's own Go
 // runtime only a few kinds exist: the console (fds 0-2), eventfds and
 // epoll instances (the runtime's netpoller). The VFS adds files.
@@ -50,6 +52,31 @@ const maxHandles = 4096
 // handleRefs counts the fds (across dup) that refer to each server
 // handle; when the last one closes, the server is told to release it.
 var handleRefs [maxHandles]int32
+
+// handleEvents is the readiness (epoll bits) of each server handle, as
+// the server last reported it (sysGosvSetReady): regular files are
+// always ready, pipes as their buffers say.
+var handleEvents [maxHandles]atomic.Uint32
+
+// setHandleReady records a handle's readiness and makes the
+// application's poll and epoll waiters look again.
+func setHandleReady(h int32, events uint32) int64 {
+	if h < 0 || h >= maxHandles {
+		return errnoResult(EINVAL)
+	}
+	if handleEvents[h].Swap(events) == events {
+		return 0
+	}
+	fdLock.lock()
+	defer fdLock.unlock()
+	for i := range threads {
+		t := &threads[i]
+		if t.proc == procApp && t.state.Load() == threadBlocked && (t.wait == waitPoll || t.wait == waitEpoll) {
+			wakeRestart(int32(i))
+		}
+	}
+	return 0
+}
 
 // allocServerFD installs server handle h as the application's lowest
 // free fd.
@@ -218,6 +245,8 @@ func (p *process) readiness(fd int32) uint32 {
 		return r
 	case fdConsole:
 		return epollOut
+	case fdServer:
+		return handleEvents[e.handle].Load()
 	}
 	return 0
 }

@@ -20,6 +20,7 @@ const (
 	sysGosvComplete = 0x7ff3 // (thread, seq, result)
 	sysGosvFDAlloc  = 0x7ff4 // (handle, flags) -> new application fd
 	sysGosvFDGet    = 0x7ff5 // (fd) -> handle of a server fd
+	sysGosvSetReady = 0x7ff6 // (handle, epoll events)
 )
 
 // Request is one queued application system call, as the server sees
@@ -145,4 +146,17 @@ func NewAppFD(h int32, cloexec bool) (int, error) {
 		return -1, e
 	}
 	return int(r), nil
+}
+
+// Readiness bits for SetReady (epoll's).
+const (
+	ReadyIn  = epollIn
+	ReadyOut = epollOut
+	ReadyHup = epollHup
+)
+
+// SetReady tells the core what server handle h is ready for, so the
+// application's poll and epoll see it.
+func SetReady(h int32, events uint32) {
+	syscall.RawSyscall(sysGosvSetReady, uintptr(h), uintptr(events), 0)
 }

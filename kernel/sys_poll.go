@@ -52,12 +52,10 @@ func doPoll(c *cpuLocal, t *thread, i int32, f *Frame, fds uintptr, n int, immed
 		events := *(*int16)(ptrAt(ent + 4))
 		var rev int16
 		if fd >= 0 {
-			e, ok := p.getFD(int64(fd))
+			_, ok := p.getFD(int64(fd))
 			switch {
 			case !ok:
 				rev = pollNval
-			case e.kind == fdServer:
-				rev = events & (pollIn | pollOut)
 			default:
 				r := p.readiness(fd)
 				if r&epollIn != 0 {

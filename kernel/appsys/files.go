@@ -48,6 +48,8 @@ type openFile struct {
 	pipe *pipe
 	// write is set on a pipe's write end.
 	write bool
+	// handle is the server handle naming this open file.
+	handle int32
 }
 
 // add registers f and gives the application an fd for it.
@@ -67,7 +69,14 @@ func (s *Server) add(f *openFile, cloexec bool) (int64, error) {
 	}
 	s.files[h] = f
 	s.next = h + 1
+	f.handle = h
 	s.mu.Unlock()
+	if f.pipe != nil {
+		f.pipe.attach(h, f.write)
+	} else {
+		// Files and devices never block: always ready for poll/epoll.
+		kernel.SetReady(h, kernel.ReadyIn|kernel.ReadyOut)
+	}
 	fd, err := kernel.NewAppFD(h, cloexec)
 	if err != nil {
 		s.release(h)

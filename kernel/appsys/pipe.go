@@ -20,12 +20,48 @@ type pipe struct {
 	buf     []byte
 	readers int
 	writers int
+	// The ends' server handles (-1 until attached), whose readiness the
+	// core is told about after every change.
+	rh, wh int32
 }
 
 func newPipe() *pipe {
-	p := &pipe{readers: 1, writers: 1}
+	p := &pipe{readers: 1, writers: 1, rh: -1, wh: -1}
 	p.cond = sync.NewCond(&p.mu)
 	return p
+}
+
+// attach records an end's handle and reports its readiness.
+func (p *pipe) attach(h int32, write bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if write {
+		p.wh = h
+	} else {
+		p.rh = h
+	}
+	p.publish()
+}
+
+// publish tells the core what each open end is ready for (p.mu held).
+func (p *pipe) publish() {
+	if p.rh >= 0 && p.readers > 0 {
+		var ev uint32
+		if len(p.buf) > 0 || p.writers == 0 {
+			ev |= kernel.ReadyIn
+		}
+		if p.writers == 0 {
+			ev |= kernel.ReadyHup
+		}
+		kernel.SetReady(p.rh, ev)
+	}
+	if p.wh >= 0 && p.writers > 0 {
+		var ev uint32
+		if len(p.buf) < pipeSize || p.readers == 0 {
+			ev |= kernel.ReadyOut
+		}
+		kernel.SetReady(p.wh, ev)
+	}
 }
 
 func (p *pipe) read(b []byte, nonblock bool) (int64, error) {
@@ -43,6 +79,7 @@ func (p *pipe) read(b []byte, nonblock bool) (int64, error) {
 	n := copy(b, p.buf)
 	p.buf = p.buf[n:]
 	p.cond.Broadcast()
+	p.publish()
 	return int64(n), nil
 }
 
@@ -72,6 +109,7 @@ func (p *pipe) write(b []byte, nonblock bool) (int64, error) {
 		p.buf = append(p.buf, b[written:written+n]...)
 		written += n
 		p.cond.Broadcast()
+		p.publish()
 	}
 	return int64(written), nil
 }
@@ -90,6 +128,7 @@ func (p *pipe) closeEnd(write bool) {
 		p.readers--
 	}
 	p.cond.Broadcast()
+	p.publish()
 	p.mu.Unlock()
 }
 

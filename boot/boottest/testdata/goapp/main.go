@@ -6,6 +6,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -76,6 +77,20 @@ func main() {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fmt.Println("gc ran:", ms.NumGC > 0)
+
+	// A pipe through the runtime's netpoller (epoll on a served fd).
+	r, w, err := os.Pipe()
+	check(err)
+	go func() {
+		for i := 0; i < 3; i++ {
+			fmt.Fprintf(w, "line %d\n", i)
+			time.Sleep(time.Millisecond)
+		}
+		w.Close()
+	}()
+	piped, err := io.ReadAll(r)
+	check(err)
+	fmt.Printf("pipe: %q\n", piped)
 
 	// A nil dereference: SIGSEGV from the kernel, a panic in Go.
 	func() {
