@@ -208,7 +208,9 @@ func (s *Server) close(r *kernel.Request) (int64, error) {
 
 // --- read, write ---
 
-func (s *Server) read(r *kernel.Request) (int64, error) {
+// transfer serves read, pread64, write and pwrite64: the buffer is
+// args 1 and 2, the offset (positioned calls) arg 3.
+func (s *Server) transfer(r *kernel.Request, positioned, write bool) (int64, error) {
 	b, err := bytesAt(r.Args[1], r.Args[2])
 	if err != nil {
 		return 0, err
@@ -217,23 +219,22 @@ func (s *Server) read(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return f.read(b, -1)
+	off := int64(-1)
+	if positioned {
+		if off = int64(r.Args[3]); off < 0 {
+			return 0, syscall.EINVAL
+		}
+	}
+	if write {
+		return f.writeAt(b, off)
+	}
+	return f.read(b, off)
 }
 
-func (s *Server) pread(r *kernel.Request) (int64, error) {
-	b, err := bytesAt(r.Args[1], r.Args[2])
-	if err != nil {
-		return 0, err
-	}
-	f, err := s.file(r)
-	if err != nil {
-		return 0, err
-	}
-	if int64(r.Args[3]) < 0 {
-		return 0, syscall.EINVAL
-	}
-	return f.read(b, int64(r.Args[3]))
-}
+func (s *Server) read(r *kernel.Request) (int64, error)   { return s.transfer(r, false, false) }
+func (s *Server) pread(r *kernel.Request) (int64, error)  { return s.transfer(r, true, false) }
+func (s *Server) write(r *kernel.Request) (int64, error)  { return s.transfer(r, false, true) }
+func (s *Server) pwrite(r *kernel.Request) (int64, error) { return s.transfer(r, true, true) }
 
 func (s *Server) readv(r *kernel.Request) (int64, error) {
 	return s.vector(r, r.Args[1], r.Args[2], -1, false)
@@ -241,33 +242,6 @@ func (s *Server) readv(r *kernel.Request) (int64, error) {
 
 func (s *Server) preadv(r *kernel.Request) (int64, error) {
 	return s.vector(r, r.Args[1], r.Args[2], int64(r.Args[3]), false)
-}
-
-func (s *Server) write(r *kernel.Request) (int64, error) {
-	b, err := bytesAt(r.Args[1], r.Args[2])
-	if err != nil {
-		return 0, err
-	}
-	f, err := s.file(r)
-	if err != nil {
-		return 0, err
-	}
-	return f.writeAt(b, -1)
-}
-
-func (s *Server) pwrite(r *kernel.Request) (int64, error) {
-	b, err := bytesAt(r.Args[1], r.Args[2])
-	if err != nil {
-		return 0, err
-	}
-	f, err := s.file(r)
-	if err != nil {
-		return 0, err
-	}
-	if int64(r.Args[3]) < 0 {
-		return 0, syscall.EINVAL
-	}
-	return f.writeAt(b, int64(r.Args[3]))
 }
 
 func (s *Server) writev(r *kernel.Request) (int64, error) {
