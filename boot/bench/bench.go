@@ -121,17 +121,45 @@ type Summary struct {
 // Summarize computes min, median (the mean of the middle two for an even
 // count) and max. It returns the zero Summary for no values.
 func Summarize(values []time.Duration) Summary {
-	if len(values) == 0 {
+	n, lo, med, hi := minMedianMax(values)
+	if n == 0 {
 		return Summary{}
+	}
+	return Summary{N: n, Min: lo, Median: med, Max: hi, Values: slices.Clone(values)}
+}
+
+// FloatSummary is the spread of a measurement that is not a time span,
+// or a time too short for time.Duration's nanoseconds (such as ns per
+// system call).
+type FloatSummary struct {
+	N                int
+	Min, Median, Max float64
+	Values           []float64 // in the order measured
+}
+
+// SummarizeFloats is Summarize for float64 values.
+func SummarizeFloats(values []float64) FloatSummary {
+	n, lo, med, hi := minMedianMax(values)
+	if n == 0 {
+		return FloatSummary{}
+	}
+	return FloatSummary{N: n, Min: lo, Median: med, Max: hi, Values: slices.Clone(values)}
+}
+
+// minMedianMax returns the count, min, median (the mean of the middle two for
+// an even count) and max of values, without reordering them.
+func minMedianMax[T ~int64 | ~float64](values []T) (n int, lo, med, hi T) {
+	if len(values) == 0 {
+		return 0, 0, 0, 0
 	}
 	s := slices.Clone(values)
 	slices.Sort(s)
-	n := len(s)
-	med := s[n/2]
+	n = len(s)
+	med = s[n/2]
 	if n%2 == 0 {
 		med = (s[n/2-1] + s[n/2]) / 2
 	}
-	return Summary{N: n, Min: s[0], Median: med, Max: s[n-1], Values: slices.Clone(values)}
+	return n, s[0], med, s[n-1]
 }
 
 // Ratio is a/b, or 0 when b is not positive.

@@ -6,7 +6,10 @@
 // with `apt-get download` into build/bench-cache (unpacked with dpkg-deb,
 // nothing installed), builds a busybox initramfs, then boots each guest -n
 // times, alternating, and searches for the smallest memory gosv boots in.
-// See docs/benchmarks.md for what each figure means.
+// The application benchmark (apps.go) then runs one static C program
+// (boot/bench/testdata/appbench) as gosv's application and under the Linux
+// guest's init, -n times each, alternating. See docs/benchmarks.md for
+// what each figure means.
 package main
 
 import (
@@ -44,6 +47,8 @@ type options struct {
 	cache        string
 	gosvTimeout  time.Duration
 	linuxTimeout time.Duration
+	apps         bool
+	appTimeout   time.Duration
 }
 
 func main() {
@@ -61,6 +66,8 @@ func main() {
 	flag.StringVar(&o.cache, "cache", "build/bench-cache", "`dir` for the Linux packages, relative to the module root")
 	flag.DurationVar(&o.gosvTimeout, "gosv-timeout", 30*time.Second, "timeout of one gosv boot")
 	flag.DurationVar(&o.linuxTimeout, "linux-timeout", 90*time.Second, "timeout of one Linux boot")
+	flag.BoolVar(&o.apps, "apps", true, "also run the application benchmark in both guests")
+	flag.DurationVar(&o.appTimeout, "app-timeout", 3*time.Minute, "timeout of one application benchmark boot")
 	flag.Parse()
 	if flag.NArg() > 0 || o.n < 1 {
 		flag.Usage()
@@ -215,6 +222,12 @@ func run(ctx context.Context, o options) error {
 	r.GosvWall, r.GosvGuest, r.GosvMarker = bench.Summarize(gw), bench.Summarize(gg), bench.Summarize(gm)
 	r.LinuxWall, r.LinuxGuest, r.LinuxMarker = bench.Summarize(lw), bench.Summarize(lg), bench.Summarize(lm)
 
+	if o.apps {
+		if err := runApps(ctx, o, r, gosvCfg, linuxCfg, lx); err != nil {
+			return err
+		}
+	}
+
 	// Smallest memory gosv boots in.
 	logf("searching the minimum memory in [%d, %d] MiB", o.memLo, o.memHi)
 	r.MinMemoryMiB, r.MemProbes, err = bench.MinPassing(o.memLo, o.memHi, func(mib int) (bool, error) {
@@ -347,6 +360,7 @@ type linux struct {
 	pkg                  string
 	linuxDeb, busyboxDeb string
 	vmlinuz, initrd      string
+	busybox              string // unpacked /bin/busybox
 }
 
 // prepareLinux fetches and unpacks the Debian cloud kernel and
@@ -368,6 +382,7 @@ func prepareLinux(cache string) (linux, error) {
 	ver := strings.TrimPrefix(lx.pkg, "linux-image-")
 	lx.vmlinuz = filepath.Join(rootfs, "boot", "vmlinuz-"+ver)
 	busybox := filepath.Join(rootfs, "bin", "busybox")
+	lx.busybox = busybox
 
 	for _, pkg := range []string{lx.pkg, "busybox-static"} {
 		deb, err := findDeb(debs, pkg)
