@@ -96,6 +96,21 @@ func detectCPU() {
 	cpu.hypervisor = "unknown"
 }
 
+// haveFSGSBase says RDFSBASE/WRFSBASE are enabled (CR4.FSGSBASE); the
+// trap path (trap_amd64.s) uses them instead of the FS_BASE MSR.
+var haveFSGSBase bool
+
+const cr4FSGSBase = 1 << 16
+
+// enableFSGSBase turns on the FS/GS base instructions on this CPU when
+// the CPU has them.
+func enableFSGSBase() {
+	if cpu.fsgsbase {
+		amd64.WriteCR4(amd64.ReadCR4() | cr4FSGSBase)
+		haveFSGSBase = true
+	}
+}
+
 // Hypervisor names the hypervisor found through CPUID.
 func Hypervisor() string { return cpu.hypervisor }
 

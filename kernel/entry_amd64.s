@@ -180,6 +180,12 @@ TEXT ·entry64high(SB),NOSPLIT|NOFRAME,$0
 	// start64 never returns.
 	HLT
 
+// func cpuSelf() uintptr
+TEXT ·cpuSelf(SB),NOSPLIT,$0-8
+	MOVQ CPU_SELF(GS), AX
+	MOVQ AX, ret+0(FP)
+	RET
+
 // func rt0Address() uintptr
 // The Go runtime's Linux entry point, where the first kernel thread starts.
 TEXT ·rt0Address(SB),NOSPLIT,$0-8

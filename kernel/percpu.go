@@ -4,7 +4,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"gosv/arch/amd64"
 )
 
 // maxCPUs bounds the per-CPU blocks, which are static so that a CPU can
@@ -62,10 +61,14 @@ var cpus [maxCPUs]cpuLocal
 // cpuCount is the number of CPUs brought up (1 until SMP start).
 var cpuCount = 1
 
-// thisCPU returns the running CPU's block.
+// thisCPU returns the running CPU's block (its first word points at
+// itself, so one GS-relative load finds it).
 func thisCPU() *cpuLocal {
-	return (*cpuLocal)(ptrAt(uintptr(amd64.RDMSR(amd64.MSRGSBase))))
+	return (*cpuLocal)(ptrAt(cpuSelf()))
 }
+
+// cpuSelf reads GS:0 (entry_amd64.s).
+func cpuSelf() uintptr
 
 // ptrAt turns an address into a pointer. Core code addresses memory
 // that is not Go-managed (direct map, page tables, per-CPU stacks); the

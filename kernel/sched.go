@@ -414,6 +414,8 @@ func (s *scheduler) switchThreads(ctx *Context) {
 		}
 		return
 	}
+	completeFX(ctx) // now ctx.FX's x87 part is what the CPU holds
+	live := x87State(&ctx.FX)
 	if st := t.state.Load(); st != threadFree {
 		t.ctx = *ctx
 		t.cpuNanos += now - t.lastRun
@@ -424,6 +426,9 @@ func (s *scheduler) switchThreads(ctx *Context) {
 		n.state.Store(threadRunning)
 	}
 	*ctx = n.ctx
+	if x87State(&ctx.FX) != live {
+		loadFX(ctx)
+	}
 	n.switches++
 	n.lastRun = now
 	s.current = next

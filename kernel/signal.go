@@ -149,6 +149,7 @@ func deliverFault(t *thread, ctx *Context, sig int, addr uintptr) bool {
 // pushSignalFrame builds the rt_sigframe for sig on t's stack (or its
 // alternate stack) and redirects ctx to the handler.
 func pushSignalFrame(t *thread, ctx *Context, sig int, act *sigAction, code int32, addr uintptr) bool {
+	completeFX(ctx)
 	f := &ctx.Frame
 	sp := uintptr(f.RSP)
 	onAlt := t.altStack.flags&ssDisable == 0 && t.altStack.size != 0 &&
@@ -216,6 +217,8 @@ func sigreturn(t *thread, ctx *Context) bool {
 		ctx.FX = *(*[512]byte)(ptrAt(fx))
 		// A corrupt MXCSR would make FXRSTOR fault in the kernel.
 		*(*uint32)(unsafe.Pointer(&ctx.FX[24])) &= 0xffff
+		ctx.partial = 0
+		loadFX(ctx) // the x87 part: the syscall exit restores only SSE
 	}
 	t.sigMask = *(*uint64)(ptrAt(uc + ucSigmask)) &^ (1<<(sigKILL-1) | 1<<(sigSTOP-1))
 	return true

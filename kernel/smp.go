@@ -165,6 +165,9 @@ func spinFor(ns int64) {
 func apStart64() {
 	c := &cpus[apBootIndex]
 	amd64.WRMSR(amd64.MSRGSBase, uint64(c.self))
+	if haveFSGSBase { // before this CPU's first trap
+		amd64.WriteCR4(amd64.ReadCR4() | cr4FSGSBase)
+	}
 	stacks := c.g.stackLo
 	loadDescriptors(c, stacks)
 	enableSyscall()

@@ -50,6 +50,7 @@ func start64(magic, info, tables uint64) {
 		earlyPanic(err.(bootinfo.Error).Error())
 	}
 	detectCPU()
+	enableFSGSBase()
 	// Xen PVH guests have no UART; QEMU's -debugcon shows port 0xe9.
 	useDebugcon = cpu.hypervisor == "Xen" || !uartPresent
 	initPhysicalMemory(tables)

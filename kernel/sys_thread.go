@@ -64,6 +64,7 @@ func sysClone(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 // (registers from f, FPU state from the trap Context around it).
 func threadContextOf(c *cpuLocal, f *Frame) Context {
 	ctx := contextOf(f)
+	completeFX(ctx)
 	return *ctx
 }
 

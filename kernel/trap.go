@@ -21,9 +21,11 @@ type Frame struct {
 // its Frame. The trap path keeps one on the kernel stack (16-byte
 // aligned for FXSAVE); threads keep a copy while not running.
 type Context struct {
-	FX    [512]byte
-	_     uint64
-	Frame Frame
+	FX [512]byte
+	// partial is set by the system-call entry, which saves only the
+	// SSE part of FX (see fpu.go).
+	partial uint64
+	Frame   Frame
 }
 
 // Compile-time checks of the layout trap_amd64.s relies on.

@@ -58,9 +58,37 @@ NOERR(·vecDev7, 55)
 NOERR(·vecSpurious, 255)  // LAPIC spurious: still goes through trap for counting
 NOERR(·vecUnknown, 512)   // any vector without its own stub
 
+// Pieces shared by the entry and exit paths.
+
+#define PUSH_GPRS \
+	PUSHQ AX; PUSHQ BX; PUSHQ CX; PUSHQ DX; PUSHQ SI; PUSHQ DI; PUSHQ BP; \
+	PUSHQ R8; PUSHQ R9; PUSHQ R10; PUSHQ R11; PUSHQ R12; PUSHQ R13; PUSHQ R14; PUSHQ R15
+
+#define POP_GPRS \
+	POPQ R15; POPQ R14; POPQ R13; POPQ R12; POPQ R11; POPQ R10; POPQ R9; POPQ R8; \
+	POPQ BP; POPQ DI; POPQ SI; POPQ DX; POPQ CX; POPQ BX; POPQ AX
+
+// The 16 XMM registers at their FXSAVE offsets (160 + 16*n).
+#define SAVE_XMM \
+	MOVUPS X0, 160(SP); MOVUPS X1, 176(SP); MOVUPS X2, 192(SP); MOVUPS X3, 208(SP); \
+	MOVUPS X4, 224(SP); MOVUPS X5, 240(SP); MOVUPS X6, 256(SP); MOVUPS X7, 272(SP); \
+	MOVUPS X8, 288(SP); MOVUPS X9, 304(SP); MOVUPS X10, 320(SP); MOVUPS X11, 336(SP); \
+	MOVUPS X12, 352(SP); MOVUPS X13, 368(SP); MOVUPS X14, 384(SP); MOVUPS X15, 400(SP)
+
+#define RESTORE_XMM \
+	MOVUPS 160(SP), X0; MOVUPS 176(SP), X1; MOVUPS 192(SP), X2; MOVUPS 208(SP), X3; \
+	MOVUPS 224(SP), X4; MOVUPS 240(SP), X5; MOVUPS 256(SP), X6; MOVUPS 272(SP), X7; \
+	MOVUPS 288(SP), X8; MOVUPS 304(SP), X9; MOVUPS 320(SP), X10; MOVUPS 336(SP), X11; \
+	MOVUPS 352(SP), X12; MOVUPS 368(SP), X13; MOVUPS 384(SP), X14; MOVUPS 400(SP), X15
+
 // syscallEntry is the LSTAR target. SYSCALL left RCX = return RIP,
 // R11 = RFLAGS, and FMASK cleared IF, DF, TF and AC. Ring 0 to ring 0, so
 // CS/SS did not change and RSP is still the caller's.
+//
+// Unlike interrupts, a system call saves only the SSE registers and
+// MXCSR (Go code in the kernel uses them; it never touches x87), marking
+// the Context partial; the scheduler completes it with the x87 state
+// before the thread's Context is saved or copied (completeFX in fpu.go).
 TEXT ·syscallEntry(SB),NOSPLIT|NOFRAME,$0
 	MOVQ SP, CPU_SCRATCH(GS)
 	MOVQ CPU_SYSCALLSTACK(GS), SP
@@ -71,38 +99,79 @@ TEXT ·syscallEntry(SB),NOSPLIT|NOFRAME,$0
 	PUSHQ CX                     // RIP
 	PUSHQ $0                     // error code
 	PUSHQ $VEC_SYSCALL           // vector
-	JMP trapCommon<>(SB)
+	PUSH_GPRS
+	CALL saveFS<>(SB)
+	SUBQ $CTX_FRAME, SP
+	SAVE_XMM
+	STMXCSR 24(SP)
+	MOVQ $1, 512(SP)             // Context.partial
+	INCQ CPU_DEPTH(GS)
+	CLD
+	MOVQ SP, AX
+	PUSHQ AX                     // func trap(ctx *Context)
+	CALL ·trap(SB)
+	POPQ AX
+	DECQ CPU_DEPTH(GS)
+	// The Context may now be another thread's (full) one; its x87
+	// state is already loaded (switchThreads), the SSE state is here.
+	LDMXCSR 24(SP)
+	RESTORE_XMM
+	ADDQ $CTX_FRAME, SP
+	CALL restoreFS<>(SB)
+	POP_GPRS
+	ADDQ $16, SP                 // vector, error code
+	IRETQ
 
-TEXT trapCommon<>(SB),NOSPLIT|NOFRAME,$0
+// saveFS is called with the GPRs pushed: it pushes the interrupted
+// code's FS base below them (taking its return address off the stack
+// first, so the word lands where Frame.FSBase belongs) and switches FS
+// to the kernel's TLS (whose -8 slot holds this CPU's g), with RDFSBASE and
+// WRFSBASE where the CPU has them (CR4.FSGSBASE, set at boot): unlike
+// the MSR they do not trap to a hypervisor or end a TCG block.
+// Clobbers AX, CX, DX (saved already).
+TEXT saveFS<>(SB),NOSPLIT|NOFRAME,$0
+	POPQ R8                      // return address
+	CMPB ·haveFSGSBase(SB), $0
+	JEQ fsmsr
+	BYTE $0xF3; BYTE $0x48; BYTE $0x0F; BYTE $0xAE; BYTE $0xC0 // RDFSBASE AX
 	PUSHQ AX
-	PUSHQ BX
-	PUSHQ CX
-	PUSHQ DX
-	PUSHQ SI
-	PUSHQ DI
-	PUSHQ BP
-	PUSHQ R8
-	PUSHQ R9
-	PUSHQ R10
-	PUSHQ R11
-	PUSHQ R12
-	PUSHQ R13
-	PUSHQ R14
-	PUSHQ R15
-	MOVL $0xC0000100, CX         // FS base of the interrupted code
+	MOVQ CPU_KERNELFS(GS), AX
+	BYTE $0xF3; BYTE $0x48; BYTE $0x0F; BYTE $0xAE; BYTE $0xD0 // WRFSBASE AX
+	JMP R8
+fsmsr:
+	MOVL $0xC0000100, CX
 	RDMSR
 	SHLQ $32, DX
 	ORQ DX, AX
 	PUSHQ AX
-	SUBQ $CTX_FRAME, SP          // SP is now 16-byte aligned (see Context)
-	FXSAVE64 (SP)
-
-	// Run Go with the kernel's FS (its -8 slot holds this CPU's g).
 	MOVQ CPU_KERNELFS(GS), AX
 	MOVQ AX, DX
 	SHRQ $32, DX
 	MOVL $0xC0000100, CX
 	WRMSR
+	JMP R8
+
+// restoreFS pops the FS base word saveFS pushed and loads it.
+TEXT restoreFS<>(SB),NOSPLIT|NOFRAME,$0
+	POPQ R8                      // return address
+	POPQ AX                      // FS base
+	CMPB ·haveFSGSBase(SB), $0
+	JEQ rfsmsr
+	BYTE $0xF3; BYTE $0x48; BYTE $0x0F; BYTE $0xAE; BYTE $0xD0 // WRFSBASE AX
+	JMP R8
+rfsmsr:
+	MOVQ AX, DX
+	SHRQ $32, DX
+	MOVL $0xC0000100, CX
+	WRMSR
+	JMP R8
+
+TEXT trapCommon<>(SB),NOSPLIT|NOFRAME,$0
+	PUSH_GPRS
+	CALL saveFS<>(SB)
+	SUBQ $CTX_FRAME, SP          // SP is now 16-byte aligned (see Context)
+	FXSAVE64 (SP)
+	MOVQ $0, 512(SP)             // Context.partial: a full image
 	INCQ CPU_DEPTH(GS)
 	CLD
 
@@ -114,31 +183,14 @@ TEXT trapCommon<>(SB),NOSPLIT|NOFRAME,$0
 	// fallthrough into the restore path: ctx is at SP.
 	JMP ·resumeFromStack(SB)
 
-// resumeFromStack restores the Context at SP and returns into it.
+// resumeFromStack restores the Context at SP, a full image, and returns
+// into it.
 TEXT ·resumeFromStack(SB),NOSPLIT|NOFRAME,$0
 	DECQ CPU_DEPTH(GS)
 	FXRSTOR64 (SP)
 	ADDQ $CTX_FRAME, SP
-	POPQ AX                      // FS base
-	MOVQ AX, DX
-	SHRQ $32, DX
-	MOVL $0xC0000100, CX
-	WRMSR
-	POPQ R15
-	POPQ R14
-	POPQ R13
-	POPQ R12
-	POPQ R11
-	POPQ R10
-	POPQ R9
-	POPQ R8
-	POPQ BP
-	POPQ DI
-	POPQ SI
-	POPQ DX
-	POPQ CX
-	POPQ BX
-	POPQ AX
+	CALL restoreFS<>(SB)
+	POP_GPRS
 	ADDQ $16, SP                 // vector, error code
 	IRETQ
 

@@ -117,3 +117,7 @@ func FNINIT()
 
 // Breakpoint raises #BP.
 func Breakpoint()
+
+// FXRstor loads the x87/SSE state from the 512-byte, 16-byte aligned
+// area at p.
+func FXRstor(p uintptr)

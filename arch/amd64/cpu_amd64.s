@@ -227,3 +227,9 @@ TEXT ·FNINIT(SB),NOSPLIT,$0-0
 TEXT ·Breakpoint(SB),NOSPLIT,$0-0
 	INT $3
 	RET
+
+// func FXRstor(p uintptr)
+TEXT ·FXRstor(SB),NOSPLIT,$0-8
+	MOVQ p+0(FP), AX
+	FXRSTOR64 (AX)
+	RET
