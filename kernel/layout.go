@@ -40,6 +40,8 @@ const (
 	cpuOffScratch      = 16
 	cpuOffKernelFS     = 24
 	cpuOffDepth        = 32
+	cpuOffRetRIP       = 40
+	cpuOffRetRSP       = 48
 	ctxOffFrame        = 520
 	vecSyscall         = 256
 )

@@ -18,6 +18,8 @@
 #define CPU_SCRATCH 16
 #define CPU_KERNELFS 24
 #define CPU_DEPTH 32
+#define CPU_RETRIP 40
+#define CPU_RETRSP 48
 
 // Trap context (Context in trap.go): 512 bytes FXSAVE, 8 pad, then Frame.
 #define CTX_FRAME 520

@@ -69,6 +69,8 @@ func TestLayoutHeaderMatchesGo(t *testing.T) {
 		"CPU_SCRATCH":      cpuOffScratch,
 		"CPU_KERNELFS":     cpuOffKernelFS,
 		"CPU_DEPTH":        cpuOffDepth,
+		"CPU_RETRIP":       cpuOffRetRIP,
+		"CPU_RETRSP":       cpuOffRetRSP,
 		"CTX_FRAME":        ctxOffFrame,
 		"VEC_SYSCALL":      vecSyscall,
 		"BOOTSTACK_SIZE":   bootStackSize,

@@ -33,6 +33,8 @@ type cpuLocal struct {
 	scratch      uintptr // CPU_SCRATCH: caller SP during syscall entry
 	kernelFS     uintptr // CPU_KERNELFS: FS base for Go code in traps
 	depth        uintptr // CPU_DEPTH: traps in progress (1 = from a thread)
+	retRIP       uintptr // CPU_RETRIP: where the syscall exit jumps
+	retRSP       uintptr // CPU_RETRSP: the stack it jumps with
 
 	id      int
 	apicID  uint32

@@ -38,6 +38,8 @@ var (
 	_ [unsafe.Offsetof(cpuLocal{}.depth) - cpuOffDepth]byte
 	_ [cpuOffKernelFS - unsafe.Offsetof(cpuLocal{}.kernelFS)]byte
 	_ [unsafe.Offsetof(cpuLocal{}.kernelFS) - cpuOffKernelFS]byte
+	_ [cpuOffRetRSP - unsafe.Offsetof(cpuLocal{}.retRSP)]byte
+	_ [unsafe.Offsetof(cpuLocal{}.retRSP) - cpuOffRetRSP]byte
 )
 
 // Exception vectors (Intel SDM vol. 3, table 6-1).

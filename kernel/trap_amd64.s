@@ -118,9 +118,23 @@ TEXT ·syscallEntry(SB),NOSPLIT|NOFRAME,$0
 	RESTORE_XMM
 	ADDQ $CTX_FRAME, SP
 	CALL restoreFS<>(SB)
+	// Return without IRETQ (slow, and it reloads CS and SS for
+	// nothing: ring 0 to ring 0): RIP and RSP go to per-CPU slots,
+	// RFLAGS is restored with IF still clear, and STI's one-instruction
+	// shadow covers the final jump, so no interrupt can arrive while SP
+	// is on the way to the thread's stack. Works for any Context, not
+	// only a syscall's: every register comes from the frame.
+	MOVQ 136(SP), AX             // Frame.RIP (offsets past FSBase)
+	MOVQ AX, CPU_RETRIP(GS)
+	MOVQ 160(SP), AX             // Frame.RSP
+	MOVQ AX, CPU_RETRSP(GS)
+	BTRQ $9, 152(SP)             // Frame.RFLAGS without IF
 	POP_GPRS
-	ADDQ $16, SP                 // vector, error code
-	IRETQ
+	ADDQ $32, SP                 // vector, error code, RIP, CS
+	POPFQ
+	MOVQ CPU_RETRSP(GS), SP
+	STI                          // threads always run with IF set
+	JMP CPU_RETRIP(GS)
 
 // saveFS is called with the GPRs pushed: it pushes the interrupted
 // code's FS base below them (taking its return address off the stack
