@@ -83,7 +83,7 @@ func Start(c Config) (serve func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", exePath, err)
 	}
-	server := appsys.New(c.FS, exePath, c.Cwd)
+	server := appsys.New(c.FS, c.Cwd)
 	src := &procSource{fs: c.FS, server: server, exe: exePath, argv: c.Argv, env: env, started: kernel.Uptime()}
 	for _, m := range []struct {
 		path string

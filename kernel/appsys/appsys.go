@@ -25,20 +25,19 @@ import (
 type Server struct {
 	fs *vfs.FS
 
-	mu      sync.Mutex
-	files   map[int32]*openFile
-	next    int32
-	cwd     string
-	umask   uint32
-	exePath string
+	mu    sync.Mutex
+	files map[int32]*openFile
+	next  int32
+	cwd   string
+	umask uint32
 }
 
 // New returns a server for an application whose files are fs.
-func New(fs *vfs.FS, exePath, cwd string) *Server {
+func New(fs *vfs.FS, cwd string) *Server {
 	if cwd == "" {
 		cwd = "/"
 	}
-	return &Server{fs: fs, files: map[int32]*openFile{}, cwd: cwd, umask: 0o022, exePath: exePath}
+	return &Server{fs: fs, files: map[int32]*openFile{}, cwd: cwd, umask: 0o022}
 }
 
 // Run serves requests forever. It occupies one OS thread: the one that

@@ -606,17 +606,13 @@ func (s *Server) readlinkPath(cwd, p string, buf, size uint64) (int64, error) {
 	if int64(size) <= 0 {
 		return 0, syscall.EINVAL
 	}
-	var target string
-	if p == "/proc/self/exe" && s.exePath != "" {
-		target = s.exePath
-	} else {
-		n, err := s.fs.Resolve(cwd, p, false)
-		if err != nil {
-			return 0, err
-		}
-		if target, err = n.Readlink(); err != nil {
-			return 0, err
-		}
+	n, err := s.fs.Resolve(cwd, p, false)
+	if err != nil {
+		return 0, err
+	}
+	target, err := n.Readlink()
+	if err != nil {
+		return 0, err
 	}
 	b, err := bytesAt(buf, size)
 	if err != nil {
