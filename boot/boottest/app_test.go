@@ -133,6 +133,7 @@ func TestBusybox(t *testing.T) {
 		"sha256sum lorem.txt words.txt",
 		"ls",
 		"head -n 2 words.txt",
+		"readlink /proc/self/exe",
 	} {
 		argv := strings.Fields(cmd)
 		want, wantCode := Native(t, dir, nil, append([]string{busybox}, argv...)...)
