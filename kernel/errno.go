@@ -12,6 +12,7 @@ const (
 	EINTR     errno = 4
 	EIO       errno = 5
 	EBADF     errno = 9
+	ECHILD    errno = 10
 	EAGAIN    errno = 11
 	ENOMEM    errno = 12
 	EACCES    errno = 13

@@ -20,8 +20,8 @@ const (
 
 const (
 	maxFDs        = 256
-	maxEpolls     = 16
-	maxEpollItems = 64
+	maxEpolls     = 8
+	maxEpollItems = 512
 
 	oNonblock = 0x800
 	oCloexec  = 0x80000
@@ -57,6 +57,8 @@ var handleRefs [maxHandles]int32
 // the server last reported it (sysGosvSetReady): regular files are
 // always ready, pipes as their buffers say.
 var handleEvents [maxHandles]atomic.Uint32
+
+const readyAlways = 1 << 30
 
 // setHandleReady records a handle's readiness and makes the
 // application's poll and epoll waiters look again.
@@ -246,7 +248,7 @@ func (p *process) readiness(fd int32) uint32 {
 	case fdConsole:
 		return epollOut
 	case fdServer:
-		return handleEvents[e.handle].Load()
+		return handleEvents[e.handle].Load() &^ readyAlways
 	}
 	return 0
 }

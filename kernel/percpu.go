@@ -3,7 +3,6 @@ package kernel
 import (
 	"sync/atomic"
 	"unsafe"
-
 )
 
 // maxCPUs bounds the per-CPU blocks, which are static so that a CPU can

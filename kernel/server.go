@@ -37,6 +37,10 @@ type Request struct {
 	// server answers (dup2 over a server fd returns the new fd).
 	Override    int64
 	HasOverride bool
+	// ArgHandles are the server handles of args 0-2 read as fds (-1
+	// where that is not a server fd), for *at() calls whose directory
+	// fd is not the first argument (symlinkat, renameat, linkat).
+	ArgHandles [3]int32
 }
 
 // requestRing holds threads waiting for the server, in arrival order.
@@ -56,6 +60,13 @@ func forward(c *cpuLocal, t *thread, i int32, f *Frame, handle int32) int64 {
 		Args: [6]uint64{f.RDI, f.RSI, f.RDX, f.R10, f.R8, f.R9}}
 	t.reqSeq++
 	t.req.Seq = t.reqSeq
+	p := procOf(t)
+	for k := range t.req.ArgHandles {
+		t.req.ArgHandles[k] = -1
+		if v := int32(t.req.Args[k]); uint64(v) == t.req.Args[k]&0xffffffff && v >= 0 && v < maxFDs {
+			t.req.ArgHandles[k] = p.handleOf(int64(v))
+		}
+	}
 	requests.lock.lock()
 	requests.ring[(requests.head+requests.size)%maxThreads] = i
 	requests.size++
@@ -153,6 +164,10 @@ const (
 	ReadyIn  = epollIn
 	ReadyOut = epollOut
 	ReadyHup = epollHup
+	// ReadyAlways marks a handle that never blocks (a regular file or
+	// directory): poll reports it ready, epoll_ctl refuses it with EPERM
+	// as Linux does, so that runtimes fall back to plain I/O.
+	ReadyAlways = 1 << 30
 )
 
 // SetReady tells the core what server handle h is ready for, so the

@@ -318,8 +318,12 @@ func sysEpollCtl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		return errnoResult(EINVAL)
 	}
 	target := int32(f.RDX)
-	if _, ok := procOf(t).getFD(int64(target)); !ok {
+	te, ok := procOf(t).getFD(int64(target))
+	if !ok {
 		return errnoResult(EBADF)
+	}
+	if te.kind == fdServer && handleEvents[te.handle].Load()&readyAlways != 0 {
+		return errnoResult(EPERM)
 	}
 	ep := &epolls[e.epoll]
 	idx := -1

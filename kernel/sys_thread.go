@@ -110,6 +110,9 @@ func processExited(proc uint8, status int) {
 	powerOff(status)
 }
 
+// sysNoChildren serves wait4 and waitid: a gosv process has no children.
+func sysNoChildren(c *cpuLocal, t *thread, i int32, f *Frame) int64 { return errnoResult(ECHILD) }
+
 func sysGettid(c *cpuLocal, t *thread, i int32, f *Frame) int64 { return int64(t.tid) }
 func sysGetpid(c *cpuLocal, t *thread, i int32, f *Frame) int64 { return int64(procOf(t).pid) }
 func sysZero(c *cpuLocal, t *thread, i int32, f *Frame) int64   { return 0 }

@@ -122,6 +122,8 @@ func init() {
 		syscall.SYS_RMDIR:      (*Server).rmdir,
 		syscall.SYS_UNLINK:     (*Server).unlink,
 		syscall.SYS_SYMLINK:    (*Server).symlink,
+		syscall.SYS_LINK:       (*Server).link,
+		syscall.SYS_LINKAT:     (*Server).linkat,
 		syscall.SYS_READLINK:   (*Server).readlink,
 		syscall.SYS_CHMOD:      (*Server).chmod,
 		syscall.SYS_FCHMOD:     (*Server).fchmod,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"path"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -74,8 +75,9 @@ func (s *Server) add(f *openFile, cloexec bool) (int64, error) {
 	if f.pipe != nil {
 		f.pipe.attach(h, f.write)
 	} else {
-		// Files and devices never block: always ready for poll/epoll.
-		kernel.SetReady(h, kernel.ReadyIn|kernel.ReadyOut)
+		// Files and devices never block: always ready for poll, and
+		// not for epoll (EPERM, as on Linux).
+		kernel.SetReady(h, kernel.ReadyIn|kernel.ReadyOut|kernel.ReadyAlways)
 	}
 	fd, err := kernel.NewAppFD(h, cloexec)
 	if err != nil {
@@ -114,11 +116,18 @@ func (s *Server) base(r *kernel.Request, dirfd uint64) (string, error) {
 		defer s.mu.Unlock()
 		return s.cwd, nil
 	}
-	f, err := s.file(r)
-	if err != nil {
-		return "", err
+	// The directory fd is one of the first three arguments.
+	for k, a := range r.Args[:3] {
+		if a == dirfd && r.ArgHandles[k] >= 0 {
+			s.mu.Lock()
+			f, ok := s.files[r.ArgHandles[k]]
+			s.mu.Unlock()
+			if ok {
+				return f.path, nil
+			}
+		}
 	}
-	return f.path, nil
+	return "", syscall.EBADF
 }
 
 func (s *Server) cwdPath() string {
@@ -154,6 +163,13 @@ func (s *Server) openat(r *kernel.Request) (int64, error) {
 func (s *Server) openPath(cwd, p string, flags int, mode uint32) (int64, error) {
 	var node vfs.Node
 	var err error
+	if flags&(oCreat|oNofollow) == oCreat|oNofollow {
+		if n, err := s.fs.Resolve(cwd, p, false); err == nil {
+			if st, err := n.Stat(); err == nil && st.IsSymlink() {
+				return 0, syscall.ELOOP
+			}
+		}
+	}
 	if flags&oCreat != 0 {
 		s.mu.Lock()
 		perm := mode &^ s.umask & 0o7777
@@ -392,13 +408,13 @@ func (s *Server) lseek(r *kernel.Request) (int64, error) {
 // --- metadata ---
 
 // putStat writes Linux's struct stat (x86-64, 144 bytes).
-func putStat(addr uint64, st vfs.Stat) error {
+func putStat(addr uint64, st vfs.Stat, dev uint64) error {
 	b, err := bytesAt(addr, 144)
 	if err != nil {
 		return err
 	}
 	clear(b)
-	put64(addr+0, 1) // st_dev
+	put64(addr+0, dev)
 	put64(addr+8, st.Ino)
 	put64(addr+16, st.Nlink)
 	put32(addr+24, st.Mode)
@@ -422,8 +438,22 @@ func putTime(addr uint64, t time.Time) {
 	put64(addr+8, uint64(t.Nanosecond()))
 }
 
+// devOf numbers the file system a path is on (its mount point's place
+// in the mount table, from 1), for st_dev: inode numbers are only
+// unique within one file system, and programs that compare (dev, ino)
+// pairs, like Go's os.SameFile, must see different mounts apart.
+func (s *Server) devOf(p string) uint64 {
+	best, dev := -1, uint64(1)
+	for i, m := range s.fs.Mounts() {
+		if (p == m || strings.HasPrefix(p, strings.TrimSuffix(m, "/")+"/")) && len(m) > best {
+			best, dev = len(m), uint64(i+1)
+		}
+	}
+	return dev
+}
+
 func (s *Server) statPath(cwd, p string, follow bool, buf uint64) (int64, error) {
-	n, err := s.fs.Resolve(cwd, p, follow)
+	n, abs, err := s.fs.ResolvePath(cwd, p, follow)
 	if err != nil {
 		return 0, err
 	}
@@ -431,7 +461,7 @@ func (s *Server) statPath(cwd, p string, follow bool, buf uint64) (int64, error)
 	if err != nil {
 		return 0, err
 	}
-	return 0, putStat(buf, st)
+	return 0, putStat(buf, st, s.devOf(abs))
 }
 
 func (s *Server) stat(r *kernel.Request) (int64, error) {
@@ -459,7 +489,7 @@ func (s *Server) fstat(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return 0, putStat(r.Args[1], st)
+	return 0, putStat(r.Args[1], st, s.devOf(f.path))
 }
 
 func (s *Server) newfstatat(r *kernel.Request) (int64, error) {
@@ -791,9 +821,7 @@ func (s *Server) rename(r *kernel.Request) (int64, error) {
 	return 0, s.fs.Rename(s.cwdPath(), from, to)
 }
 
-// renameat serves renameat and renameat2 (flags 0 only). Both paths
-// must be absolute or relative to the cwd for now; a directory fd as
-// base is accepted for the old path only when the new one is absolute.
+// renameat serves renameat and renameat2 (flags 0 only).
 func (s *Server) renameat(r *kernel.Request) (int64, error) {
 	if r.Nr == 316 && r.Args[4] != 0 {
 		return 0, syscall.EINVAL
@@ -802,17 +830,17 @@ func (s *Server) renameat(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	to, err := pathAt(r.Args[3])
+	toBase, to, err := s.atPath(r, r.Args[2], r.Args[3])
 	if err != nil {
 		return 0, err
 	}
 	if !path.IsAbs(from) {
 		from = path.Join(base, from)
 	}
-	if int32(r.Args[2]) != atFDCWD && !path.IsAbs(to) {
-		return 0, syscall.EXDEV
+	if !path.IsAbs(to) {
+		to = path.Join(toBase, to)
 	}
-	return 0, s.fs.Rename(s.cwdPath(), from, to)
+	return 0, s.fs.Rename("/", from, to)
 }
 
 func (s *Server) symlink(r *kernel.Request) (int64, error) {
@@ -826,6 +854,40 @@ func (s *Server) symlink(r *kernel.Request) (int64, error) {
 	}
 	_, err = s.fs.Symlink(target, s.cwdPath(), p)
 	return 0, err
+}
+
+func (s *Server) link(r *kernel.Request) (int64, error) {
+	from, err := pathAt(r.Args[0])
+	if err != nil {
+		return 0, err
+	}
+	to, err := pathAt(r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.fs.Link(s.cwdPath(), from, to)
+}
+
+func (s *Server) linkat(r *kernel.Request) (int64, error) {
+	const atSymlinkFollow = 0x400
+	if r.Args[4]&^(atSymlinkFollow|atEmptyPath) != 0 {
+		return 0, syscall.EINVAL
+	}
+	base, from, err := s.atPath(r, r.Args[0], r.Args[1])
+	if err != nil {
+		return 0, err
+	}
+	toBase, to, err := s.atPath(r, r.Args[2], r.Args[3])
+	if err != nil {
+		return 0, err
+	}
+	if !path.IsAbs(from) {
+		from = path.Join(base, from)
+	}
+	if !path.IsAbs(to) {
+		to = path.Join(toBase, to)
+	}
+	return 0, s.fs.Link("/", from, to)
 }
 
 func (s *Server) symlinkat(r *kernel.Request) (int64, error) {
