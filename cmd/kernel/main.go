@@ -94,6 +94,9 @@ func runApplication(opts *cmdline.Options) error {
 	if err != nil {
 		return err
 	}
+	if opts.Verbose {
+		fmt.Printf("gosv: %s loaded %.2f ms after the first instruction\n", argv[0], kernel.SinceEntry().Seconds()*1000)
+	}
 	serve() // never returns: the application's exit powers off
 	return nil
 }
