@@ -1,0 +1,230 @@
+package boottest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gosv/boot/appimage"
+	"gosv/boot/qemu"
+)
+
+// skipped names top-level tests (and examples) of a package, as regexp
+// alternatives, and why they do not run.
+type skipped struct {
+	tests, why string
+}
+
+// stdlibPackage is a standard library package whose own tests run in gosv.
+type stdlibPackage struct {
+	path string
+	// dirs are more GOROOT-relative trees the tests read (the package's
+	// own directory, with its testdata, is always there).
+	dirs []string
+	// unikernel lists tests that cannot work in a unikernel at all, which
+	// runs one process: no fork, exec or child processes (as in OSv).
+	unikernel []skipped
+	// gaps lists tests that fail for want of something the kernel could
+	// provide but does not yet. A package with gaps is skipped unless
+	// GOSV_STDLIB_GAPS says otherwise (see TestGoStdlibTests).
+	gaps []skipped
+}
+
+// execTests is why tests that start processes cannot run.
+const execTests = "they start child processes (fork/exec; gosv runs one process)"
+
+var stdlibPackages = []stdlibPackage{
+	{path: "strconv"},
+	{path: "sort"},
+	{
+		path: "sync",
+		unikernel: []skipped{
+			{"TestMutexMisuse|TestIssue76126", "they re-run the test binary as a child process to watch it crash: " + execTests},
+		},
+	},
+	{path: "time"}, // the zone database: see stdlibImage
+	{
+		path: "os",
+		unikernel: []skipped{
+			{"TestFileChdirTestlog|TestStdPipe|TestExecutable|TestReadNonblockingFd|TestProcessWithHandleLinux|" +
+				"TestKillFindProcess|TestKillStartProcess|TestGetppid|TestStatStdin|TestStartProcess", execTests},
+		},
+		gaps: []skipped{
+			{"TestLargeCopyViaNetwork|TestSpliceFile|TestGetPollFDAndNetwork|TestSendFile",
+				"no sockets: socket(2) (41) is unimplemented (no network stack; unix sockets neither)"},
+			{"TestProcessAlreadyDone", "wait4 (61) and waitid (247) are unimplemented: ENOSYS where Linux says ECHILD (no children)"},
+			{"TestFIFONonBlockingEOF|TestFifoEOF", "no named pipes: mknodat (259) is unimplemented"},
+			{"TestHardLink|TestLongPath|TestRootLinkFrom|TestRootLinkTo",
+				"no hard links: link (86) is served but says ENOSYS, linkat (265) is unimplemented"},
+			{"TestSymlink|TestRootSymlink|TestRootConsistencySymlink",
+				"symlinkat with a directory fd says EBADF: the server resolves the fd in args[0] (the target string), not newdirfd in args[1]"},
+			{"TestChtimesToUnixZero|TestChtimes|TestChtimesDir|TestChtimesOmit|TestRootChtimes",
+				"utimensat (280) succeeds without changing the times"},
+			{"TestChmod|TestRootChmod|TestRootMultiChmod",
+				"chmod, fchmod and fchmodat succeed without changing the mode; fchmodat2 (452) is unimplemented"},
+			{"TestChown|TestFileChown|TestRootChown|TestRootLchown|TestRootConsistencyChown|TestRootConsistencyLchown",
+				"fchown (93), fchownat (260) and getgroups (115) are unimplemented (chown (92) too)"},
+			{"TestRootRenameFrom|TestRootRenameTo|TestRootConsistencyRename|TestRootMultiRename",
+				"renameat with a new directory fd and a relative new path says EXDEV (the server supports AT_FDCWD only)"},
+			{"TestRootRenameAfterOpen", "directory fds name paths, not directories: after its directory is renamed, openat on the fd says ENOENT"},
+			{"TestRootCreate|TestRootMultiCreate|TestRootMultiWriteFile",
+				"openat with O_CREAT|O_NOFOLLOW follows a symbolic link in the last component (Linux says ELOOP)"},
+			{"TestGetwdDeepWithPWDSet|TestChdirAndGetwd",
+				"the root of the /tmp file system and / both stat as device 1 inode 1: Getwd takes $PWD=/tmp for / (SameFile) and its walk up through .. stops at /tmp"},
+			{"TestPipeThreads|TestNewFileBlock|TestNewFileNonBlock|TestFdReadRace|TestRawConnReadWrite|" +
+				// timeout_test.go: deadlines on pipes.
+				"TestNonpollableDeadline|TestReadTimeout|TestReadTimeoutMustNotReturn|TestWriteTimeout|TestWriteTimeoutMustNotReturn|" +
+				"TestReadTimeoutFluctuation|TestWriteTimeoutFluctuation|TestVariousDeadlines|TestVariousDeadlines1Proc|" +
+				"TestVariousDeadlines4Proc|TestReadWriteDeadlineRace|TestRacyRead|TestRacyWrite",
+				"epoll_ctl accepts regular files (Linux: EPERM) and an epoll set holds at most 64 fds (maxEpollItems): every open file " +
+					"takes a slot in the Go netpoller's set, and past 64 (parallel tests) pipes are not pollable: no deadlines, EAGAIN " +
+					"from reads, blocking reads holding threads; and a regular file accepts a deadline"},
+		},
+	},
+	{path: "strings"},
+	{path: "bytes"},
+	{path: "math"},
+	{
+		path: "encoding/json",
+		gaps: []skipped{{"TestHTTPDecoding", "no sockets: socket(2) (41) is unimplemented (httptest listens on loopback)"}},
+	},
+	{path: "regexp"},
+	{path: "container/list"},
+	{path: "fmt"},
+	{path: "bufio"},
+	{path: "io"},
+	{path: "io/fs"},
+	{path: "path/filepath", dirs: []string{"src/unicode"}}, // TestBug3486 walks it
+	{path: "archive/tar"},
+	{path: "text/template"},
+	{
+		path: "context",
+		gaps: []skipped{{"ExampleAfterFunc_connection", "no sockets: socket(2) (41) is unimplemented"}},
+	},
+	{
+		path: "compress/gzip",
+		gaps: []skipped{{"Example_compressingReader", "no sockets: socket(2) (41) is unimplemented (httptest)"}},
+	},
+}
+
+// TestGoStdlibTests builds the tests of standard library packages on the
+// host, runs each test binary unmodified in gosv (two CPUs, -test.short)
+// from its package directory in the image, as go test does, and requires
+// PASS and exit status 0.
+//
+// GOSV_STDLIB_GAPS chooses what happens to packages with kernel gaps:
+// empty skips them; "exclude" runs them without the gap tests (to keep the
+// rest of the package checked); "include" runs everything, to see which
+// gaps the kernel has closed.
+func TestGoStdlibTests(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not in PATH")
+	}
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	goroot := strings.TrimSpace(string(out))
+	mode := os.Getenv("GOSV_STDLIB_GAPS")
+	if mode != "" && mode != "exclude" && mode != "include" {
+		t.Fatalf("GOSV_STDLIB_GAPS=%q: want empty, exclude or include", mode)
+	}
+	for _, pkg := range stdlibPackages {
+		t.Run(pkg.path, func(t *testing.T) {
+			skips := pkg.unikernel
+			if len(pkg.gaps) > 0 {
+				switch mode {
+				case "":
+					var b strings.Builder
+					for _, g := range pkg.gaps {
+						b.WriteString("\n  " + g.tests + ": " + g.why)
+					}
+					t.Skipf("kernel gaps (GOSV_STDLIB_GAPS=exclude runs the rest, =include everything):%s", b.String())
+				case "exclude":
+					skips = append(skips[:len(skips):len(skips)], pkg.gaps...)
+				}
+			}
+			runStdlibTests(t, goroot, pkg, skips)
+		})
+	}
+}
+
+func runStdlibTests(t *testing.T, goroot string, pkg stdlibPackage, skips []skipped) {
+	dir := t.TempDir()
+	name := strings.ReplaceAll(pkg.path, "/", "_") + ".test"
+	bin := filepath.Join(dir, name)
+	Build(t, dir, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "go", "test", "-c", "-o", bin, pkg.path)
+	img := stdlibImage(t, goroot, pkg, bin, dir)
+
+	src := filepath.ToSlash(filepath.Join(goroot, "src", pkg.path))
+	args := []string{"--cwd=" + src, "/bin/" + name, "-test.short", "-test.v=false",
+		// A hang ends in the test binary's own goroutine dump, before QEMU's timeout.
+		"-test.timeout=150s"}
+	if len(skips) > 0 {
+		var names []string
+		for _, s := range skips {
+			names = append(names, s.tests)
+		}
+		args = append(args, "-test.skip=^("+strings.Join(names, "|")+")$")
+	}
+	cmdline := strings.Join(args, " ")
+	res := Boot(t, qemu.Config{Initrd: img, Cmdline: cmdline, CPUs: 2, MemoryMB: 512, Timeout: 3 * time.Minute})
+	got := appOutput(res.Serial)
+	if !strings.HasSuffix(got, "\nPASS") && got != "PASS" || res.GuestStatus != 0 || !res.Exited {
+		t.Errorf("%s: guest status %d (exited %v), want PASS and status 0; serial output:\n%s",
+			pkg.path, res.GuestStatus, res.Exited, lastLines(res.Serial, 200))
+	}
+}
+
+// stdlibImage packs a test binary with its package directory (and any
+// more trees it needs) at their host paths under GOROOT.
+func stdlibImage(t *testing.T, goroot string, pkg stdlibPackage, bin, tmp string) string {
+	t.Helper()
+	var dirs []appimage.Mapping
+	for _, d := range append([]string{filepath.Join("src", pkg.path)}, pkg.dirs...) {
+		p := filepath.Join(goroot, d)
+		dirs = append(dirs, appimage.Mapping{Host: p, Guest: filepath.ToSlash(p)})
+	}
+	var files []appimage.Mapping
+	switch pkg.path {
+	case "time":
+		// time's tests load zones from ../../lib/time/zoneinfo.zip
+		// relative to GOROOT/src/time (internal_test.go) and from
+		// GOROOT/lib/time/zoneinfo.zip (testenv.GOROOT).
+		zip := filepath.Join(goroot, "lib", "time", "zoneinfo.zip")
+		files = append(files, appimage.Mapping{Host: zip, Guest: filepath.ToSlash(zip)})
+	case "os":
+		// TestChdirAndGetwd and TestReaddirnamesOneAtATime use /usr/bin.
+		usrbin := filepath.Join(tmp, "usrbin")
+		if err := os.MkdirAll(usrbin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"true", "false", "env"} {
+			if err := os.WriteFile(filepath.Join(usrbin, n), []byte("#!/bin/sh\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dirs = append(dirs, appimage.Mapping{Host: usrbin, Guest: "/usr/bin"})
+	}
+	img, err := appimage.Build(appimage.Options{Program: bin, Files: files, Dirs: dirs})
+	if err != nil {
+		t.Fatalf("building the application image: %v", err)
+	}
+	p := filepath.Join(tmp, "app.cpio")
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// lastLines returns the end of s, n lines at most.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(s, "\r\n", "\n"), "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{"[...]"}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
