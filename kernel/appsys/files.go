@@ -826,21 +826,28 @@ func (s *Server) renameat(r *kernel.Request) (int64, error) {
 	if r.Nr == 316 && r.Args[4] != 0 {
 		return 0, syscall.EINVAL
 	}
-	base, from, err := s.atPath(r, r.Args[0], r.Args[1])
+	from, to, err := s.pathPairAt(r)
 	if err != nil {
 		return 0, err
-	}
-	toBase, to, err := s.atPath(r, r.Args[2], r.Args[3])
-	if err != nil {
-		return 0, err
-	}
-	if !path.IsAbs(from) {
-		from = path.Join(base, from)
-	}
-	if !path.IsAbs(to) {
-		to = path.Join(toBase, to)
 	}
 	return 0, s.fs.Rename("/", from, to)
+}
+
+// pathPairAt reads the (olddirfd, oldpath, newdirfd, newpath) arguments
+// of renameat and linkat as two absolute paths.
+func (s *Server) pathPairAt(r *kernel.Request) (from, to string, err error) {
+	abs := func(dirfd, p uint64) (string, error) {
+		base, name, err := s.atPath(r, dirfd, p)
+		if err != nil || path.IsAbs(name) {
+			return name, err
+		}
+		return path.Join(base, name), nil
+	}
+	if from, err = abs(r.Args[0], r.Args[1]); err != nil {
+		return "", "", err
+	}
+	to, err = abs(r.Args[2], r.Args[3])
+	return from, to, err
 }
 
 func (s *Server) symlink(r *kernel.Request) (int64, error) {
@@ -873,19 +880,9 @@ func (s *Server) linkat(r *kernel.Request) (int64, error) {
 	if r.Args[4]&^(atSymlinkFollow|atEmptyPath) != 0 {
 		return 0, syscall.EINVAL
 	}
-	base, from, err := s.atPath(r, r.Args[0], r.Args[1])
+	from, to, err := s.pathPairAt(r)
 	if err != nil {
 		return 0, err
-	}
-	toBase, to, err := s.atPath(r, r.Args[2], r.Args[3])
-	if err != nil {
-		return 0, err
-	}
-	if !path.IsAbs(from) {
-		from = path.Join(base, from)
-	}
-	if !path.IsAbs(to) {
-		to = path.Join(toBase, to)
 	}
 	return 0, s.fs.Link("/", from, to)
 }
