@@ -88,7 +88,7 @@ type ThreadInfo struct {
 
 // Threads returns a snapshot of live threads.
 func Threads() []ThreadInfo {
-	names := [...]string{threadFree: "free", threadRunnable: "runnable", threadRunning: "running",
+	names := [...]string{threadFree: "free", threadExiting: "exiting", threadRunnable: "runnable", threadRunning: "running",
 		threadBlocked: "waiting", threadWaking: "runnable", threadIdle: "idle"}
 	out := make([]ThreadInfo, 0, 16)
 	for i := range threads {
@@ -96,7 +96,7 @@ func Threads() []ThreadInfo {
 		// Fields are read without the thread lock: a snapshot that may
 		// mix two moments is fine for reporting.
 		st := t.state.Load()
-		if st == threadFree || st == threadIdle {
+		if st == threadFree || st == threadIdle || st == threadExiting {
 			continue
 		}
 		out = append(out, ThreadInfo{App: t.proc == procApp, TID: int(t.tid), CPU: int(t.cpu), State: names[st],

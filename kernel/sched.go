@@ -30,6 +30,11 @@ const (
 	// threadWaking: a waker won the race to wake it and is queueing it.
 	threadWaking
 	threadIdle
+	// threadExiting: the thread has called exit but its CPU still runs
+	// on its Context; the slot becomes threadFree once the CPU has
+	// switched away (switchThreads), so a new thread cannot take the
+	// slot and then have the dead thread's registers saved over it.
+	threadExiting
 )
 
 type waitReason uint8
@@ -135,7 +140,7 @@ func placeThread() int32 {
 func threadByTID(tid int32) (*thread, int32) {
 	for i := range threads {
 		s := threads[i].state.Load()
-		if s != threadFree && s != threadIdle && threads[i].tid == tid {
+		if s != threadFree && s != threadIdle && s != threadExiting && threads[i].tid == tid {
 			return &threads[i], int32(i)
 		}
 	}
@@ -416,7 +421,12 @@ func (s *scheduler) switchThreads(ctx *Context) {
 	}
 	completeFX(ctx) // now ctx.FX's x87 part is what the CPU holds
 	live := x87State(&ctx.FX)
-	if st := t.state.Load(); st != threadFree {
+	switch st := t.state.Load(); st {
+	case threadExiting:
+		// Off its Context now: the slot may be reused.
+		t.state.Store(threadFree)
+	case threadFree:
+	default:
 		t.ctx = *ctx
 		t.cpuNanos += now - t.lastRun
 	}

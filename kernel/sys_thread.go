@@ -75,7 +75,7 @@ func sysExit(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		futexWakeUp(t.clearTID, 1, futexBitsetAny)
 	}
 	threadMu.lock()
-	t.state.Store(threadFree)
+	t.state.Store(threadExiting)
 	threadMu.unlock()
 	if liveThreads(t.proc) == 0 {
 		processExited(t.proc, int(f.RDI)&0xff)
@@ -87,7 +87,7 @@ func sysExit(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 func liveThreads(proc uint8) int {
 	n := 0
 	for i := range threads {
-		if s := threads[i].state.Load(); s != threadFree && s != threadIdle && threads[i].proc == proc {
+		if s := threads[i].state.Load(); s != threadFree && s != threadIdle && s != threadExiting && threads[i].proc == proc {
 			n++
 		}
 	}

@@ -55,33 +55,25 @@ var stdlibPackages = []stdlibPackage{
 		gaps: []skipped{
 			{"TestLargeCopyViaNetwork|TestSpliceFile|TestGetPollFDAndNetwork|TestSendFile",
 				"no sockets: socket(2) (41) is unimplemented (no network stack; unix sockets neither)"},
-			{"TestProcessAlreadyDone", "wait4 (61) and waitid (247) are unimplemented: ENOSYS where Linux says ECHILD (no children)"},
 			{"TestFIFONonBlockingEOF|TestFifoEOF", "no named pipes: mknodat (259) is unimplemented"},
-			{"TestHardLink|TestLongPath|TestRootLinkFrom|TestRootLinkTo",
-				"no hard links: link (86) is served but says ENOSYS, linkat (265) is unimplemented"},
-			{"TestSymlink|TestRootSymlink|TestRootConsistencySymlink",
-				"symlinkat with a directory fd says EBADF: the server resolves the fd in args[0] (the target string), not newdirfd in args[1]"},
 			{"TestChtimesToUnixZero|TestChtimes|TestChtimesDir|TestChtimesOmit|TestRootChtimes",
 				"utimensat (280) succeeds without changing the times"},
-			{"TestChmod|TestRootChmod|TestRootMultiChmod",
-				"chmod, fchmod and fchmodat succeed without changing the mode; fchmodat2 (452) is unimplemented"},
+			{"TestChmod|TestRootChmod", "chmod, fchmod and fchmodat succeed without changing the mode; fchmodat2 (452) is unimplemented"},
 			{"TestChown|TestFileChown|TestRootChown|TestRootLchown|TestRootConsistencyChown|TestRootConsistencyLchown",
 				"fchown (93), fchownat (260) and getgroups (115) are unimplemented (chown (92) too)"},
-			{"TestRootRenameFrom|TestRootRenameTo|TestRootConsistencyRename|TestRootMultiRename",
-				"renameat with a new directory fd and a relative new path says EXDEV (the server supports AT_FDCWD only)"},
+			{"TestRootConsistencyCreate|TestRootConsistencyLink",
+				"a trailing slash on a path to a non-directory is ignored: open(\"link/\", O_CREAT) through a link to a file and " +
+					"link(\"file/\", ...) succeed (Linux: ENOTDIR), and so does a link whose target ends in a slash"},
+			{"TestRootConsistencyRename", "renameat(dirfd, \".\", ...) renames the directory itself (Linux: EBUSY)"},
 			{"TestRootRenameAfterOpen", "directory fds name paths, not directories: after its directory is renamed, openat on the fd says ENOENT"},
-			{"TestRootCreate|TestRootMultiCreate|TestRootMultiWriteFile",
-				"openat with O_CREAT|O_NOFOLLOW follows a symbolic link in the last component (Linux says ELOOP)"},
-			{"TestGetwdDeepWithPWDSet|TestChdirAndGetwd",
-				"the root of the /tmp file system and / both stat as device 1 inode 1: Getwd takes $PWD=/tmp for / (SameFile) and its walk up through .. stops at /tmp"},
-			{"TestPipeThreads|TestNewFileBlock|TestNewFileNonBlock|TestFdReadRace|TestRawConnReadWrite|" +
-				// timeout_test.go: deadlines on pipes.
-				"TestNonpollableDeadline|TestReadTimeout|TestReadTimeoutMustNotReturn|TestWriteTimeout|TestWriteTimeoutMustNotReturn|" +
-				"TestReadTimeoutFluctuation|TestWriteTimeoutFluctuation|TestVariousDeadlines|TestVariousDeadlines1Proc|" +
-				"TestVariousDeadlines4Proc|TestReadWriteDeadlineRace|TestRacyRead|TestRacyWrite",
-				"epoll_ctl accepts regular files (Linux: EPERM) and an epoll set holds at most 64 fds (maxEpollItems): every open file " +
-					"takes a slot in the Go netpoller's set, and past 64 (parallel tests) pipes are not pollable: no deadlines, EAGAIN " +
-					"from reads, blocking reads holding threads; and a regular file accepts a deadline"},
+			// os's dirTreeContents leaves a file open for the garbage
+			// collector per regular file it lists, and the TestRootMulti
+			// tests run it thousands of times: Go raises RLIMIT_NOFILE to
+			// the hard limit on Linux (often a million); gosv allows 256.
+			{"TestRootMultiOpen|TestRootMultiChmod|TestRootMultiCreate|TestRootMultiLink|TestRootMultiLstat|TestRootMultiMkdir|" +
+				"TestRootMultiMkdirAllShallow|TestRootMultiMkdirAllDeep|TestRootMultiRename|TestRootMultiReadFile|TestRootMultiStat|" +
+				"TestRootMultiRemove|TestRootMultiRemoveAll|TestRootMultiChtimes|TestRootMultiReadlink|TestRootMultiWriteFile|TestRootMultiOpenFile",
+				"a process has at most 256 fds (maxFDs; EMFILE); Chmod, Create, Link and WriteFile fail on their own as above"},
 		},
 	},
 	{path: "strings"},
@@ -162,7 +154,7 @@ func runStdlibTests(t *testing.T, goroot string, pkg stdlibPackage, skips []skip
 	src := filepath.ToSlash(filepath.Join(goroot, "src", pkg.path))
 	args := []string{"--cwd=" + src, "/bin/" + name, "-test.short", "-test.v=false",
 		// A hang ends in the test binary's own goroutine dump, before QEMU's timeout.
-		"-test.timeout=150s"}
+		"-test.timeout=170s"}
 	if len(skips) > 0 {
 		var names []string
 		for _, s := range skips {
@@ -171,11 +163,11 @@ func runStdlibTests(t *testing.T, goroot string, pkg stdlibPackage, skips []skip
 		args = append(args, "-test.skip=^("+strings.Join(names, "|")+")$")
 	}
 	cmdline := strings.Join(args, " ")
-	res := Boot(t, qemu.Config{Initrd: img, Cmdline: cmdline, CPUs: 2, MemoryMB: 512, Timeout: 3 * time.Minute})
+	res := Boot(t, qemu.Config{Initrd: img, Cmdline: cmdline, CPUs: 2, MemoryMB: 512, Timeout: 3*time.Minute + 10*time.Second})
 	got := appOutput(res.Serial)
 	if !strings.HasSuffix(got, "\nPASS") && got != "PASS" || res.GuestStatus != 0 || !res.Exited {
 		t.Errorf("%s: guest status %d (exited %v), want PASS and status 0; serial output:\n%s",
-			pkg.path, res.GuestStatus, res.Exited, lastLines(res.Serial, 200))
+			pkg.path, res.GuestStatus, res.Exited, excerpt(res.Serial, 150, 100))
 	}
 }
 
@@ -220,11 +212,13 @@ func stdlibImage(t *testing.T, goroot string, pkg stdlibPackage, bin, tmp string
 	return p
 }
 
-// lastLines returns the end of s, n lines at most.
-func lastLines(s string, n int) string {
+// excerpt returns the first head and the last tail lines of s: the
+// failures and a panic's header come first, the end of a goroutine dump
+// last.
+func excerpt(s string, head, tail int) string {
 	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(s, "\r\n", "\n"), "\n"), "\n")
-	if len(lines) > n {
-		lines = append([]string{"[...]"}, lines[len(lines)-n:]...)
+	if len(lines) > head+tail {
+		lines = append(append(lines[:head:head], "[...]"), lines[len(lines)-tail:]...)
 	}
 	return strings.Join(lines, "\n")
 }
