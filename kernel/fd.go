@@ -99,17 +99,6 @@ func allocServerFD(h int32, cloexec bool) int64 {
 	return int64(fd)
 }
 
-// serverHandle returns the server handle behind an application fd.
-func serverHandle(fd int64) int64 {
-	fdLock.lock()
-	defer fdLock.unlock()
-	e, ok := procs[procApp].getFD(fd)
-	if !ok || e.kind != fdServer {
-		return errnoResult(EBADF)
-	}
-	return int64(e.handle)
-}
-
 // handleOf returns the server handle of fd if it is a server fd, else -1.
 func (p *process) handleOf(fd int64) int32 {
 	fdLock.lock()

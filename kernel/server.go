@@ -19,7 +19,6 @@ const (
 	sysGosvServe    = 0x7ff2 // (buf *[n]Request, n) -> requests copied; blocks while none
 	sysGosvComplete = 0x7ff3 // (thread, seq, result)
 	sysGosvFDAlloc  = 0x7ff4 // (handle, flags) -> new application fd
-	sysGosvFDGet    = 0x7ff5 // (fd) -> handle of a server fd
 	sysGosvSetReady = 0x7ff6 // (handle, epoll events)
 )
 
@@ -61,12 +60,16 @@ func forward(c *cpuLocal, t *thread, i int32, f *Frame, handle int32) int64 {
 	t.reqSeq++
 	t.req.Seq = t.reqSeq
 	p := procOf(t)
+	fdLock.lock()
 	for k := range t.req.ArgHandles {
 		t.req.ArgHandles[k] = -1
-		if v := int32(t.req.Args[k]); uint64(v) == t.req.Args[k]&0xffffffff && v >= 0 && v < maxFDs {
-			t.req.ArgHandles[k] = p.handleOf(int64(v))
+		if v := int32(t.req.Args[k]); uint64(v) == t.req.Args[k]&0xffffffff && v >= 0 {
+			if e, ok := p.getFD(int64(v)); ok && e.kind == fdServer {
+				t.req.ArgHandles[k] = e.handle
+			}
 		}
 	}
+	fdLock.unlock()
 	requests.lock.lock()
 	requests.ring[(requests.head+requests.size)%maxThreads] = i
 	requests.size++

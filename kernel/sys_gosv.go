@@ -29,8 +29,6 @@ func doGosvSyscall(c *cpuLocal, t *thread, f *Frame) (r int64, ok bool) {
 		return completeRequest(int32(f.RDI), uint32(f.RSI), int64(f.RDX)), true
 	case sysGosvFDAlloc:
 		return allocServerFD(int32(f.RDI), f.RSI&oCloexec != 0), true
-	case sysGosvFDGet:
-		return serverHandle(int64(f.RDI)), true
 	case sysGosvSetReady:
 		return setHandleReady(int32(f.RDI), uint32(f.RSI)), true
 	}

@@ -809,12 +809,17 @@ func (s *Server) unlinkat(r *kernel.Request) (int64, error) {
 	return 0, s.fs.Unlink(base, p)
 }
 
-func (s *Server) rename(r *kernel.Request) (int64, error) {
-	from, err := pathAt(r.Args[0])
-	if err != nil {
-		return 0, err
+// twoPaths reads the two path arguments of rename and link.
+func twoPaths(r *kernel.Request) (from, to string, err error) {
+	if from, err = pathAt(r.Args[0]); err != nil {
+		return "", "", err
 	}
-	to, err := pathAt(r.Args[1])
+	to, err = pathAt(r.Args[1])
+	return from, to, err
+}
+
+func (s *Server) rename(r *kernel.Request) (int64, error) {
+	from, to, err := twoPaths(r)
 	if err != nil {
 		return 0, err
 	}
@@ -864,11 +869,7 @@ func (s *Server) symlink(r *kernel.Request) (int64, error) {
 }
 
 func (s *Server) link(r *kernel.Request) (int64, error) {
-	from, err := pathAt(r.Args[0])
-	if err != nil {
-		return 0, err
-	}
-	to, err := pathAt(r.Args[1])
+	from, to, err := twoPaths(r)
 	if err != nil {
 		return 0, err
 	}
