@@ -1,6 +1,7 @@
 package virtio
 
 import (
+	"context"
 	"errors"
 	"strconv"
 )
@@ -199,4 +200,17 @@ func sizedWrite(r SizedRegs, base uint32, off int, p []byte) {
 			r.Write8(o, p[i])
 		}
 	}
+}
+
+// IRQ is the interrupt the boot sequence routed to a device: an MSI-X
+// vector or a (possibly shared, level-triggered) I/O APIC line.
+type IRQ interface {
+	// Wait blocks until the interrupt fired since the previous Wait, or
+	// ctx ends.
+	Wait(ctx context.Context) error
+	// Unmask re-enables a level-triggered line, which the kernel masks
+	// when it fires; the driver calls it after reading the device's
+	// interrupt status (which lowers the line). A no-op for MSI-X and
+	// edge-triggered lines.
+	Unmask()
 }
