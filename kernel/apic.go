@@ -124,7 +124,3 @@ func haltOtherCPUs() {
 	// All-excluding-self shorthand, fixed delivery.
 	lapicWrite(lapicICRLow, 3<<18|vecHalt)
 }
-
-// deviceInterrupt dispatches IOAPIC-routed interrupts; drivers register
-// with the network issue's PCI work.
-func deviceInterrupt(line int) {}

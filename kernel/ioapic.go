@@ -1,8 +1,12 @@
 package kernel
 
-// I/O APIC (82093AA datasheet): device interrupt lines (GSIs) are routed
-// to a vector on one CPU. At boot every line is masked; drivers route
-// the lines they own (the legacy PIC stays masked for good).
+// I/O APICs (82093AA datasheet): device interrupt lines (GSIs) are
+// routed to a vector on one CPU. At boot every line of every I/O APIC
+// ACPI names is masked; drivers route the lines they own (the legacy
+// PIC stays masked for good). QEMU microvm has two I/O APICs: GSIs 0-23
+// and 24-47, its virtio-mmio lines.
+
+import "gosv/boot/acpi"
 
 const (
 	ioapicRegSel = 0x00
@@ -14,46 +18,96 @@ const (
 	redirLowActv = 1 << 13
 )
 
+type ioapicUnit struct {
+	base    uintptr
+	gsiBase int
+	lines   int
+}
+
 var (
-	ioapicBase  uintptr
-	ioapicLines int
+	ioapics  [acpi.MaxIOAPICs]ioapicUnit
+	nioapics int
+	// ioapicLock keeps each register-select write with its window
+	// access; taken with interrupts off.
+	ioapicLock spinLock
 )
 
-func ioapicRead(reg uint32) uint32 {
-	*(*uint32)(ptrAt(ioapicBase + ioapicRegSel)) = reg
-	return *(*uint32)(ptrAt(ioapicBase + ioapicWin))
+func (u *ioapicUnit) read(reg uint32) uint32 {
+	*(*uint32)(ptrAt(u.base + ioapicRegSel)) = reg
+	return *(*uint32)(ptrAt(u.base + ioapicWin))
 }
 
-func ioapicWrite(reg, v uint32) {
-	*(*uint32)(ptrAt(ioapicBase + ioapicRegSel)) = reg
-	*(*uint32)(ptrAt(ioapicBase + ioapicWin)) = v
+func (u *ioapicUnit) write(reg, v uint32) {
+	*(*uint32)(ptrAt(u.base + ioapicRegSel)) = reg
+	*(*uint32)(ptrAt(u.base + ioapicWin)) = v
 }
 
-// initIOAPIC masks every redirection entry of the I/O APIC ACPI names.
-func initIOAPIC(phys uint64) {
-	if phys == 0 || phys >= 4<<30 {
-		return
+// initIOAPICs masks every redirection entry of the I/O APICs ACPI names.
+func initIOAPICs(t *acpi.Tables) {
+	for i := 0; i < t.NIOAPICs; i++ {
+		a := t.IOAPICs[i]
+		if a.Addr == 0 || a.Addr >= 4<<30 {
+			continue
+		}
+		u := &ioapics[nioapics]
+		u.base = directBase + uintptr(a.Addr)
+		u.gsiBase = int(a.GSIBase)
+		u.lines = int(u.read(ioapicVer)>>16&0xff) + 1
+		for l := 0; l < u.lines; l++ {
+			u.write(ioapicRedir+2*uint32(l), redirMasked)
+			u.write(ioapicRedir+2*uint32(l)+1, 0)
+		}
+		nioapics++
 	}
-	ioapicBase = directBase + uintptr(phys)
-	ioapicLines = int(ioapicRead(ioapicVer)>>16&0xff) + 1
-	for i := 0; i < ioapicLines; i++ {
-		ioapicWrite(ioapicRedir+2*uint32(i), redirMasked)
-		ioapicWrite(ioapicRedir+2*uint32(i)+1, 0)
-	}
 }
 
-// ioapicRoute delivers line gsi as vector to the CPU with apicID.
-// Level-triggered, active-low is the PCI INTx convention; ISA lines are
-// edge-triggered, active-high.
-func ioapicRoute(gsi int, vector uint8, apicID uint32, level bool) bool {
-	if ioapicBase == 0 || gsi < 0 || gsi >= ioapicLines {
+// ioapicFor returns the I/O APIC serving gsi and the pin it is on.
+func ioapicFor(gsi int) (*ioapicUnit, uint32, bool) {
+	for i := 0; i < nioapics; i++ {
+		u := &ioapics[i]
+		if gsi >= u.gsiBase && gsi < u.gsiBase+u.lines {
+			return u, uint32(gsi - u.gsiBase), true
+		}
+	}
+	return nil, 0, false
+}
+
+// ioapicRoute delivers line gsi as vector to the CPU with apicID,
+// unmasked. Level-triggered lines are PCI INTx and virtio-mmio's;
+// activeLow is the PCI INTx convention. Interrupts must be off.
+func ioapicRoute(gsi int, vector uint8, apicID uint32, level, activeLow bool) bool {
+	u, pin, ok := ioapicFor(gsi)
+	if !ok {
 		return false
 	}
 	lo := uint32(vector)
 	if level {
-		lo |= redirLevel | redirLowActv
+		lo |= redirLevel
 	}
-	ioapicWrite(ioapicRedir+2*uint32(gsi)+1, apicID<<24)
-	ioapicWrite(ioapicRedir+2*uint32(gsi), lo)
+	if activeLow {
+		lo |= redirLowActv
+	}
+	ioapicLock.lock()
+	u.write(ioapicRedir+2*pin+1, apicID<<24)
+	u.write(ioapicRedir+2*pin, lo)
+	ioapicLock.unlock()
 	return true
+}
+
+// ioapicSetMask masks or unmasks gsi, keeping its routing. Interrupts
+// must be off.
+func ioapicSetMask(gsi int, masked bool) {
+	u, pin, ok := ioapicFor(gsi)
+	if !ok {
+		return
+	}
+	ioapicLock.lock()
+	lo := u.read(ioapicRedir + 2*pin)
+	if masked {
+		lo |= redirMasked
+	} else {
+		lo &^= redirMasked
+	}
+	u.write(ioapicRedir+2*pin, lo)
+	ioapicLock.unlock()
 }

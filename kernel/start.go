@@ -73,7 +73,7 @@ func start64(magic, info, tables uint64) {
 	initFutexTable()
 	initProcesses()
 	initACPI()
-	initIOAPIC(acpiTables.IOAPIC)
+	initIOAPICs(&acpiTables)
 	for i := range threads {
 		threads[i].next, threads[i].sleepNext, threads[i].inboxNext = noThread, noThread, noThread
 	}

@@ -39,6 +39,21 @@ type Tables struct {
 	NCPUs    int
 	IOAPIC   uint64 // physical address of the first I/O APIC
 	IOAPICID uint8
+	// IOAPICs lists every I/O APIC with the first GSI it serves (QEMU
+	// microvm has a second one for GSIs 24-47, its virtio-mmio lines).
+	IOAPICs  [MaxIOAPICs]IOAPIC
+	NIOAPICs int
+	// Overrides are the MADT's interrupt source overrides: ISA IRQs
+	// wired to other GSIs or with other polarity/trigger.
+	Overrides  [16]Override
+	NOverrides int
+	// MCFG is the physical address of the MCFG table (PCIe ECAM), 0 if
+	// none.
+	MCFG uint64
+	// VirtioMMIO lists the virtio-mmio devices the DSDT describes
+	// (_HID LNRO0005, as QEMU microvm does).
+	VirtioMMIO  [MaxMMIODevices]MMIODevice
+	NVirtioMMIO int
 
 	// Power off: write SLP_TYPa<<10|SLP_EN to PM1a_CNT (fixed hardware),
 	// or SLP_TYPa<<2|SLP_EN to the sleep control register (hardware-
@@ -51,6 +66,34 @@ type Tables struct {
 	Reset            GAS
 	ResetValue       uint8
 	ResetSupported   bool
+}
+
+// Table sizes.
+const (
+	MaxIOAPICs     = 4
+	MaxMMIODevices = 32
+)
+
+// IOAPIC is one MADT I/O APIC entry (ACPI 6.4 section 5.2.12.3).
+type IOAPIC struct {
+	ID      uint8
+	Addr    uint64
+	GSIBase uint32
+}
+
+// Override is an interrupt source override (5.2.12.5).
+type Override struct {
+	IRQ   uint8  // ISA IRQ
+	GSI   uint32 // the line it is wired to
+	Flags uint16 // MPS INTI flags: polarity bits 1:0, trigger 3:2
+}
+
+// MMIODevice is a device's memory window and interrupt from the DSDT.
+type MMIODevice struct {
+	Base, Size uint64
+	GSI        uint32
+	// Level and ActiveLow describe the interrupt's trigger mode.
+	Level, ActiveLow bool
 }
 
 // FindRSDP scans the BIOS area (0xe0000-0xfffff) for the RSDP, for
@@ -111,6 +154,8 @@ func Parse(m Memory, rsdp uint64, t *Tables) bool {
 			parseMADT(sdt, t)
 		case "FACP":
 			parseFADT(m, sdt, t)
+		case "MCFG":
+			t.MCFG = addr
 		}
 	}
 	return true
@@ -146,9 +191,20 @@ func parseMADT(b []byte, t *Tables) {
 				t.CPUs[t.NCPUs] = uint32(e[3])
 				t.NCPUs++
 			}
-		case typ == 1 && n >= 12 && t.IOAPIC == 0: // I/O APIC
-			t.IOAPICID = e[2]
-			t.IOAPIC = uint64(le.Uint32(e[4:]))
+		case typ == 1 && n >= 12: // I/O APIC
+			if t.IOAPIC == 0 {
+				t.IOAPICID = e[2]
+				t.IOAPIC = uint64(le.Uint32(e[4:]))
+			}
+			if t.NIOAPICs < MaxIOAPICs {
+				t.IOAPICs[t.NIOAPICs] = IOAPIC{ID: e[2], Addr: uint64(le.Uint32(e[4:])), GSIBase: le.Uint32(e[8:])}
+				t.NIOAPICs++
+			}
+		case typ == 2 && n >= 10: // interrupt source override
+			if t.NOverrides < len(t.Overrides) {
+				t.Overrides[t.NOverrides] = Override{IRQ: e[3], GSI: le.Uint32(e[4:]), Flags: le.Uint16(e[8:])}
+				t.NOverrides++
+			}
 		case typ == 9 && n >= 16: // processor local x2APIC
 			if le.Uint32(e[8:])&1 != 0 && t.NCPUs < MaxCPUs {
 				t.CPUs[t.NCPUs] = le.Uint32(e[4:])
@@ -192,6 +248,7 @@ func parseFADT(m Memory, b []byte, t *Tables) {
 	}
 	if d, ok := table(m, dsdt); ok {
 		t.S5Type, t.S5Found = findS5(d)
+		t.NVirtioMMIO = findVirtioMMIO(d, t.VirtioMMIO[:])
 	}
 }
 
@@ -227,4 +284,60 @@ func findS5(aml []byte) (uint8, bool) {
 		return 0, false
 	}
 	return 0, false
+}
+
+// findVirtioMMIO finds devices whose _HID is "LNRO0005" (virtio-mmio)
+// and reads the first Memory32Fixed and Extended Interrupt descriptors
+// of the _CRS that follows each (ACPI 6.4 sections 6.4.3.4 and 6.4.3.6).
+// QEMU microvm writes each as Device(VRxx){_HID, _UID, _CCA,
+// _CRS(ResourceTemplate(){Memory32Fixed; Interrupt})}; a full AML
+// interpreter is not needed for this shape. It returns how many it
+// stored in out.
+func findVirtioMMIO(aml []byte, out []MMIODevice) int {
+	const hid = "LNRO0005"
+	n := 0
+	for i := 36; i+len(hid) <= len(aml) && n < len(out); i++ {
+		if string(aml[i:i+len(hid)]) != hid {
+			continue
+		}
+		end := len(aml)
+		if k := indexFrom(aml, hid, i+len(hid)); k >= 0 {
+			end = k
+		}
+		var d MMIODevice
+		var haveMem, haveIRQ bool
+		for j := i + len(hid); j < end && !(haveMem && haveIRQ); j++ {
+			switch {
+			case !haveMem && aml[j] == 0x86 && j+12 <= end && aml[j+1] == 9 && aml[j+2] == 0:
+				// Memory32Fixed: tag, length 9, info, base, size.
+				d.Base = uint64(le.Uint32(aml[j+4:]))
+				d.Size = uint64(le.Uint32(aml[j+8:]))
+				haveMem = true
+				j += 11
+			case !haveIRQ && aml[j] == 0x89 && j+9 <= end && le.Uint16(aml[j+1:]) >= 6 && aml[j+4] >= 1:
+				// Extended Interrupt: tag, length, flags, count, GSIs.
+				flags := aml[j+3]
+				d.Level = flags&2 == 0
+				d.ActiveLow = flags&4 != 0
+				d.GSI = le.Uint32(aml[j+5:])
+				haveIRQ = true
+				j += 8
+			}
+		}
+		if haveMem && haveIRQ && d.Size != 0 {
+			out[n] = d
+			n++
+		}
+		i = end - 1
+	}
+	return n
+}
+
+func indexFrom(b []byte, s string, from int) int {
+	for k := from; k+len(s) <= len(b); k++ {
+		if string(b[k:k+len(s)]) == s {
+			return k
+		}
+	}
+	return -1
 }

@@ -48,6 +48,9 @@ type Config struct {
 	CPUs     int           // default 1
 	Timeout  time.Duration // default 60s; QEMU is killed when it expires
 
+	// NICs are virtio-net devices, in order (the guest's eth0, eth1...).
+	NICs []NIC
+
 	ExtraArgs []string // appended last, so they can add devices or override
 
 	// NoDebugExit leaves out the isa-debug-exit device, so the guest
@@ -182,7 +185,64 @@ func Args(cfg Config, accel string) []string {
 	if cfg.Disk != "" {
 		a = append(a, "-drive", "file="+escapeOpt(cfg.Disk)+",format=raw,if=ide")
 	}
+	for i, n := range cfg.NICs {
+		a = append(a, n.args(i, cfg.Machine)...)
+	}
 	return append(a, cfg.ExtraArgs...)
+}
+
+// NIC is a virtio-net device and its host side.
+type NIC struct {
+	// Tap is the host tap interface to attach; empty means QEMU user
+	// networking (the guest at 10.0.2.15 behind QEMU's NAT, DHCP from
+	// 10.0.2.2).
+	Tap string
+	// HostForward lists user-networking forwards, QEMU syntax, such as
+	// "tcp:127.0.0.1:8000-:8000".
+	HostForward []string
+	// Transport: "" (virtio-mmio on microvm, PCI elsewhere), "pci"
+	// (transitional: modern and legacy), "pci-modern", "pci-legacy",
+	// "mmio" (virtio-mmio version 1, QEMU's default) or "mmio-v2".
+	Transport string
+	// MAC, optional ("52:54:00:12:34:56").
+	MAC string
+}
+
+func (n NIC) args(i int, machine string) []string {
+	id := fmt.Sprintf("net%d", i)
+	var backend string
+	if n.Tap != "" {
+		backend = "tap,id=" + id + ",ifname=" + escapeOpt(n.Tap) + ",script=no,downscript=no"
+	} else {
+		backend = "user,id=" + id
+		for _, f := range n.HostForward {
+			backend += ",hostfwd=" + escapeOpt(f)
+		}
+	}
+	t := n.Transport
+	if t == "" {
+		t = "pci"
+		if machine == "microvm" {
+			t = "mmio"
+		}
+	}
+	dev := "virtio-net-pci,netdev=" + id
+	var extra []string
+	switch t {
+	case "pci-modern":
+		dev += ",disable-legacy=on,disable-modern=off"
+	case "pci-legacy":
+		dev += ",disable-modern=on"
+	case "mmio":
+		dev = "virtio-net-device,netdev=" + id
+	case "mmio-v2":
+		dev = "virtio-net-device,netdev=" + id
+		extra = []string{"-global", "virtio-mmio.force-legacy=false"}
+	}
+	if n.MAC != "" {
+		dev += ",mac=" + n.MAC
+	}
+	return append([]string{"-netdev", backend, "-device", dev}, extra...)
 }
 
 func (c Config) withDefaults() Config {

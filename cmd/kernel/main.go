@@ -50,6 +50,8 @@ func main() {
 		}
 	}
 
+	startDevices(opts)
+
 	if len(opts.Test) > 0 {
 		failed := selftest.Run(os.Stdout, opts.Test)
 		kernel.PowerOff(min(failed, 0x7f))
