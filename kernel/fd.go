@@ -71,6 +71,12 @@ func setHandleReady(h int32, events uint32) int64 {
 	}
 	fdLock.lock()
 	defer fdLock.unlock()
+	p := &procs[procApp]
+	for fd := range p.fds {
+		if e := &p.fds[fd]; e.kind == fdServer && e.handle == h {
+			markPending(procApp, int32(fd))
+		}
+	}
 	for i := range threads {
 		t := &threads[i]
 		if t.proc == procApp && t.state.Load() == threadBlocked && (t.wait == waitPoll || t.wait == waitEpoll) {
@@ -113,6 +119,10 @@ type epollItem struct {
 	fd     int32
 	events uint32
 	data   uint64
+	// pending: something happened on fd since the item last reported
+	// (edge-triggered items report only then, as Go's netpoller
+	// expects: an always-writable fd would otherwise wake it forever).
+	pending bool
 }
 
 type epollSet struct {
@@ -248,9 +258,10 @@ func epollCollect(ep *epollSet, buf uintptr, max int) int {
 	for j := 0; j < ep.n && n < max; j++ {
 		it := &ep.items[j]
 		ready := procs[ep.proc].readiness(it.fd) & (it.events | epollErr | epollHup)
-		if ready == 0 {
+		if ready == 0 || it.events&epollET != 0 && !it.pending {
 			continue
 		}
+		it.pending = false
 		// struct epoll_event is packed on x86-64: u32 events, u64 data.
 		p := buf + uintptr(n)*12
 		*(*uint32)(ptrAt(p)) = ready
@@ -260,8 +271,25 @@ func epollCollect(ep *epollSet, buf uintptr, max int) int {
 	return n
 }
 
+// markPending records an event on fd of process proc for the
+// edge-triggered epoll items watching it. fdLock must be held.
+func markPending(proc uint8, fd int32) {
+	for k := range epolls {
+		ep := &epolls[k]
+		if !ep.used || ep.proc != proc {
+			continue
+		}
+		for j := 0; j < ep.n; j++ {
+			if ep.items[j].fd == fd {
+				ep.items[j].pending = true
+			}
+		}
+	}
+}
+
 // notifyFD wakes epoll waiters that watch fd, so they look again.
 func (p *process) notifyFD(fd int32) {
+	markPending(uint8(p.index()), fd)
 	for i := range threads {
 		t := &threads[i]
 		if t.state.Load() != threadBlocked || &procs[t.proc] != p {

@@ -39,3 +39,11 @@ func initProcesses() {
 }
 
 func procOf(t *thread) *process { return &procs[t.proc] }
+
+// index returns p's slot in procs.
+func (p *process) index() int {
+	if p == &procs[procApp] {
+		return procApp
+	}
+	return procKernel
+}

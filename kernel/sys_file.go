@@ -351,13 +351,13 @@ func sysEpollCtl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		if ep.n == maxEpollItems {
 			return errnoResult(ENOSPC)
 		}
-		ep.items[ep.n] = epollItem{target, events, data}
+		ep.items[ep.n] = epollItem{target, events, data, true}
 		ep.n++
 	case epollCtlMod:
 		if idx < 0 {
 			return errnoResult(ENOENT)
 		}
-		ep.items[idx] = epollItem{target, events, data}
+		ep.items[idx] = epollItem{target, events, data, true}
 	case epollCtlDel:
 		if idx < 0 {
 			return errnoResult(ENOENT)
