@@ -458,6 +458,15 @@ func (s *scheduler) armTimer(c *cpuLocal) {
 	if next == c.timerDeadline {
 		return
 	}
+	// An armed deadline at or before next stays armed, and so does one
+	// no longer needed (next 0): firing early costs one interrupt that
+	// re-arms, while reprogramming the LAPIC on every switch (the slice
+	// end moves each time) costs a device access per switch, a VM exit
+	// under KVM. Sleepers need the timer no later than their deadline;
+	// the slice end is only a fairness bound.
+	if c.timerDeadline != 0 && (next == 0 || c.timerDeadline <= next) && c.timerDeadline > nanotime() {
+		return
+	}
 	c.timerDeadline = next
 	lapicArm(next)
 }
