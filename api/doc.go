@@ -33,6 +33,7 @@
 //     resource.
 //   - /os/poweroff, /os/shutdown and /os/reboot answer first and act
 //     PowerDelay later, so the client sees the response.
-//   - /os/memory/balloon, /os/shutdown's JVM hooks, /file, /trace, /app
-//     and /api/batch are not served.
+//   - /os/memory/balloon, /file, /trace, /app and /api/batch are not
+//     served, and neither is HEAD (405).
+//   - A request body is limited to 64 KiB (413 beyond).
 package api
