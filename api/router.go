@@ -161,20 +161,20 @@ func (rt *router) serve(w http.ResponseWriter, req *request) (v any, err error) 
 		return nil, err
 	}
 	var allow []string
-	for _, rt := range rt.routes {
-		params, ok := match(rt.path, segs)
+	for _, route := range rt.routes {
+		params, ok := match(route.path, segs)
 		if !ok {
 			continue
 		}
-		if rt.method != req.Method {
-			allow = append(allow, rt.method)
+		if route.method != req.Method {
+			allow = append(allow, route.method)
 			continue
 		}
 		req.params = params
 		if req.form, err = parseForm(w, req.Request); err != nil {
 			return nil, err
 		}
-		return rt.handle(req)
+		return route.handle(req)
 	}
 	if allow != nil {
 		slices.Sort(allow)

@@ -59,13 +59,15 @@ func TestSegmentsRefusesBadEscapes(t *testing.T) {
 }
 
 // TestPowerOffAnswersFirst: the response reaches the client even while
-// the power-off action is running and has not returned.
+// the power-off action has not returned (as when it stops the machine).
 func TestPowerOffAnswersFirst(t *testing.T) {
 	f := newFake()
+	acted := make(chan struct{})
 	release := make(chan struct{})
 	srv := httptest.NewServer(NewHandler(f, Options{AfterResponse: func(action func()) {
 		action()
-		<-release // the machine is "stopping": the handler never returns on its own
+		close(acted)
+		<-release
 	}}))
 	defer srv.Close()
 	defer close(release)
@@ -77,6 +79,11 @@ func TestPowerOffAnswersFirst(t *testing.T) {
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != 200 || string(body) != `""` {
 		t.Fatalf("got %d %q %v, want 200 \"\"", resp.StatusCode, body, err)
+	}
+	select {
+	case <-acted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("power-off never ran")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
