@@ -198,6 +198,13 @@ func initAddressSpace(tables uint64) {
 	low := table(tables + 0x1000)
 	low[0] = 0 // identity GiB 0: zero page and 0x400000 become free
 	amd64.WriteCR3(tables)
+	if s, e := lazyRange(); s != e {
+		space.insert(kernelVirtBase, s, protRead|protWrite|protExec, vmaKernel)
+		space.insert(s, e, protRead|protWrite, 0)
+		space.insert(e, kernelVirtBase+1<<30, protRead|protWrite|protExec, vmaKernel)
+		releaseLazyBSS()
+		return
+	}
 	space.insert(kernelVirtBase, kernelVirtBase+1<<30, protRead|protWrite|protExec, vmaKernel)
 }
 

@@ -217,6 +217,9 @@ func Convert(in []byte, l Layout) ([]byte, Info, error) {
 	if err := m.writeMB2Header(out, entry); err != nil {
 		return nil, Info{}, err
 	}
+	if err := m.writeLazyBSS(out, loads); err != nil {
+		return nil, Info{}, err
+	}
 
 	// Inspect holds every bootability rule (overlaps, 1 MiB..4 GiB, span,
 	// GRUB's restrictions), so run it on the result rather than repeat them.
@@ -670,4 +673,54 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// Lazy BSS: LazyBSSSymbol, the Go FIPS DRBG's 32 MiB entropy scratch
+// buffer, which crypto/rand links and only FIPS mode touches, is named
+// to the kernel by writing its [start, end) virtual range into the
+// kernel variable LazyBSSVar. The kernel then unmaps the 2 MiB pages
+// inside it, returns their frames to the page allocator and lets the
+// range fault in zeroed pages on demand, so the buffer costs no RAM
+// until used. Images without that variable are left as they are.
+const (
+	LazyBSSVar = "gosv/kernel.lazyBSS"
+	// Only this symbol: the kernel's own large arrays are touched by
+	// trap code, which must never fault.
+	LazyBSSSymbol = "crypto/internal/fips140/drbg.memory"
+)
+
+func (m *image) writeLazyBSS(out []byte, loads []elf.ProgHeader) error {
+	syms, err := m.f.Symbols()
+	if err != nil {
+		return fmt.Errorf("reading symbol table: %w", err)
+	}
+	var target, big *elf.Symbol
+	for i, s := range syms {
+		switch {
+		case s.Name == LazyBSSVar:
+			target = &syms[i]
+		case s.Name == LazyBSSSymbol && int(s.Section) < len(m.f.Sections) && m.f.Sections[s.Section].Type == elf.SHT_NOBITS:
+			big = &syms[i]
+		}
+	}
+	if target == nil || big == nil {
+		return nil
+	}
+	if target.Size != 16 || int(target.Section) >= len(m.f.Sections) {
+		return fmt.Errorf("%s: want a [2]uint64 in an initialized section", LazyBSSVar)
+	}
+	sec := m.f.Sections[target.Section]
+	if sec.Type == elf.SHT_NOBITS || target.Value < sec.Addr || target.Value+16 > sec.Addr+sec.Size {
+		return fmt.Errorf("%s is not in an initialized section", LazyBSSVar)
+	}
+	if !inLoad(loads, big.Value) || !inLoad(loads, big.Value+big.Size-1) {
+		return fmt.Errorf("lazy BSS symbol %s is not in a loaded segment", big.Name)
+	}
+	off := sec.Offset + (target.Value - sec.Addr)
+	if off+16 > uint64(len(out)) {
+		return fmt.Errorf("%s lies past the end of the file", LazyBSSVar)
+	}
+	le.PutUint64(out[off:], big.Value)
+	le.PutUint64(out[off+8:], big.Value+big.Size)
+	return nil
 }
