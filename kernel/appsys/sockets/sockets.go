@@ -39,13 +39,13 @@ const (
 	SockCloexec  = syscall.SOCK_CLOEXEC
 	sockTypeMask = 0xf
 
-	msgPeek     = syscall.MSG_PEEK
-	msgTrunc    = syscall.MSG_TRUNC
-	msgDontwait = syscall.MSG_DONTWAIT
-	msgWaitall  = syscall.MSG_WAITALL
-	msgNosignal = syscall.MSG_NOSIGNAL
-	msgMore     = syscall.MSG_MORE
-	msgEOR      = syscall.MSG_EOR
+	msgPeek        = syscall.MSG_PEEK
+	msgTrunc       = syscall.MSG_TRUNC
+	msgDontwait    = syscall.MSG_DONTWAIT
+	msgWaitall     = syscall.MSG_WAITALL
+	msgNosignal    = syscall.MSG_NOSIGNAL
+	msgMore        = syscall.MSG_MORE
+	msgEOR         = syscall.MSG_EOR
 	msgCmsgCloexec = syscall.MSG_CMSG_CLOEXEC
 )
 
