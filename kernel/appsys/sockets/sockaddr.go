@@ -142,7 +142,8 @@ func EncodeUnix(path string) []byte {
 	b := make([]byte, 2, 2+len(path)+1)
 	binary.LittleEndian.PutUint16(b, syscall.AF_UNIX)
 	b = append(b, path...)
-	if path != "" && path[0] != 0 {
+	// A path name ends with a NUL when sun_path has room for one.
+	if path != "" && path[0] != 0 && len(path) < unixPathMax {
 		b = append(b, 0)
 	}
 	return b
