@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"unsafe"
 
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
 	"gosv/elfload"
 	"gosv/kernel"
 	"gosv/kernel/appsys"
@@ -29,6 +31,9 @@ type Config struct {
 	Argv []string // Argv[0] is the program: a path, or a name looked up in PATH
 	Env  []string
 	Cwd  string
+	// Network serves the application's AF_INET/AF_INET6 sockets (nil:
+	// those fail with EAFNOSUPPORT; AF_UNIX works regardless).
+	Network *stack.Stack
 }
 
 // defaultPath is where programs named without a slash are looked for.
@@ -84,6 +89,7 @@ func Start(c Config) (serve func(), err error) {
 		return nil, fmt.Errorf("loading %s: %w", exePath, err)
 	}
 	server := appsys.New(c.FS, c.Cwd)
+	server.SetNetwork(c.Network)
 	src := &procSource{fs: c.FS, server: server, exe: exePath, argv: c.Argv, env: env, started: kernel.Uptime()}
 	for _, m := range []struct {
 		path string

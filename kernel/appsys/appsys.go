@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
 	"gosv/kernel"
 	"gosv/vfs"
 )
@@ -24,6 +26,8 @@ import (
 // descriptions (by handle), working directory and umask.
 type Server struct {
 	fs *vfs.FS
+	// net serves AF_INET/AF_INET6 sockets; nil leaves only AF_UNIX.
+	net *stack.Stack
 
 	mu    sync.Mutex
 	files map[int32]*openFile
@@ -147,6 +151,25 @@ func init() {
 		syscall.SYS_PREADV:     (*Server).preadv,
 		syscall.SYS_PWRITEV:    (*Server).pwritev,
 		332:                    (*Server).statx,
+
+		syscall.SYS_SOCKET:      (*Server).socket,
+		syscall.SYS_CONNECT:     (*Server).connect,
+		syscall.SYS_ACCEPT:      (*Server).accept,
+		syscall.SYS_SENDTO:      (*Server).sendto,
+		syscall.SYS_RECVFROM:    (*Server).recvfrom,
+		syscall.SYS_SENDMSG:     (*Server).sendmsg,
+		syscall.SYS_RECVMSG:     (*Server).recvmsg,
+		syscall.SYS_SHUTDOWN:    (*Server).shutdown,
+		syscall.SYS_BIND:        (*Server).bind,
+		syscall.SYS_LISTEN:      (*Server).listen,
+		syscall.SYS_GETSOCKNAME: (*Server).getsockname,
+		syscall.SYS_GETPEERNAME: (*Server).getpeername,
+		syscall.SYS_SOCKETPAIR:  (*Server).socketpair,
+		syscall.SYS_SETSOCKOPT:  (*Server).setsockopt,
+		syscall.SYS_GETSOCKOPT:  (*Server).getsockopt,
+		syscall.SYS_ACCEPT4:     (*Server).accept,
+		syscall.SYS_RECVMMSG:    (*Server).recvmmsg,
+		307:                     (*Server).sendmmsg, // sendmmsg
 	}
 }
 

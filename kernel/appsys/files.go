@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gosv/kernel"
+	"gosv/kernel/appsys/sockets"
 	"gosv/vfs"
 )
 
@@ -49,6 +50,8 @@ type openFile struct {
 	pipe *pipe
 	// write is set on a pipe's write end.
 	write bool
+	// sock is set for sockets (socket.go).
+	sock *sockets.Socket
 	// handle is the server handle naming this open file.
 	handle int32
 }
@@ -74,6 +77,8 @@ func (s *Server) add(f *openFile, cloexec bool) (int64, error) {
 	s.mu.Unlock()
 	if f.pipe != nil {
 		f.pipe.attach(h, f.write)
+	} else if f.sock != nil {
+		attachSocket(f.sock, h)
 	} else {
 		// Files and devices never block: always ready for poll, and
 		// not for epoll (EPERM, as on Linux).
@@ -102,6 +107,9 @@ func (s *Server) release(h int32) {
 	s.mu.Lock()
 	f := s.files[h]
 	delete(s.files, h)
+	if f != nil && f.sock != nil {
+		f.sock.Close() // before h can be reused: no late readiness for it
+	}
 	s.mu.Unlock()
 	if f != nil && f.pipe != nil {
 		f.pipe.closeEnd(f.write)
@@ -278,6 +286,9 @@ func (s *Server) vector(r *kernel.Request, iov, n uint64, off int64, write bool)
 	if err != nil {
 		return 0, err
 	}
+	if f.sock != nil {
+		return sockTransfer(f, bufs, off, write)
+	}
 	var total int64
 	for _, b := range bufs {
 		if len(b) == 0 {
@@ -314,6 +325,9 @@ func (f *openFile) read(b []byte, off int64) (int64, error) {
 		}
 		return f.pipe.read(b, f.flags&oNonblock != 0)
 	}
+	if f.sock != nil {
+		return sockTransfer(f, [][]byte{b}, off, false)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	pos := off
@@ -341,6 +355,9 @@ func (f *openFile) writeAt(b []byte, off int64) (int64, error) {
 			return 0, syscall.ESPIPE
 		}
 		return f.pipe.write(b, f.flags&oNonblock != 0)
+	}
+	if f.sock != nil {
+		return sockTransfer(f, [][]byte{b}, off, true)
 	}
 	w, ok := f.node.(vfs.Writer)
 	if !ok {
@@ -374,7 +391,7 @@ func (s *Server) lseek(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if f.pipe != nil {
+	if f.pipe != nil || f.sock != nil {
 		return 0, syscall.ESPIPE
 	}
 	off, whence := int64(r.Args[1]), int(r.Args[2])
@@ -1042,6 +1059,10 @@ func (s *Server) ioctl(r *kernel.Request) (int64, error) {
 	}
 	switch r.Args[1] {
 	case fionread:
+		if f.sock != nil {
+			put32(r.Args[2], uint32(f.sock.Buffered()))
+			return 0, nil
+		}
 		if f.pipe == nil {
 			return 0, syscall.ENOTTY
 		}
@@ -1054,6 +1075,9 @@ func (s *Server) ioctl(r *kernel.Request) (int64, error) {
 			f.flags |= oNonblock
 		} else {
 			f.flags &^= oNonblock
+		}
+		if f.sock != nil {
+			f.sock.SetNonblock(on)
 		}
 		f.mu.Unlock()
 		return 0, nil
@@ -1074,6 +1098,9 @@ func (s *Server) fcntl(r *kernel.Request) (int64, error) {
 	case fSetFL:
 		const changeable = oAppend | oNonblock
 		f.flags = f.flags&^changeable | int(r.Args[2])&changeable
+		if f.sock != nil {
+			f.sock.SetNonblock(f.flags&oNonblock != 0)
+		}
 		return 0, nil
 	}
 	return 0, syscall.EINVAL

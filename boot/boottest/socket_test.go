@@ -1,0 +1,34 @@
+package boottest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSockets runs a Go program using sockets in gosv: AF_UNIX always,
+// TCP on 127.0.0.1 when the kernel gives the application a network
+// stack (kernel/app Config.Network).
+func TestSockets(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sockapp")
+	wd, _ := os.Getwd()
+	Build(t, filepath.Join(wd, "testdata", "sockapp"), []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "go", "build", "-o", bin, ".")
+	res := BootApp(t, AppImage(t, bin), "/bin/sockapp", 2)
+	out := appOutput(res.Serial)
+	for _, want := range []string{"unix pair: ok", "unix listener: ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in the output:\n%s", want, res.Serial)
+		}
+	}
+	if res.GuestStatus != 0 || !res.Exited {
+		t.Errorf("guest status %d (exited %v), want 0\n%s", res.GuestStatus, res.Exited, res.Serial)
+	}
+	switch {
+	case strings.Contains(out, "tcp: no network"):
+		t.Skip("TCP part skipped: the kernel gives the application no network stack yet (pass one as kernel/app Config.Network)")
+	case !strings.Contains(out, "tcp: ok"):
+		t.Errorf("no \"tcp: ok\" in the output:\n%s", res.Serial)
+	}
+}

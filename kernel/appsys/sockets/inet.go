@@ -1,0 +1,211 @@
+package sockets
+
+import (
+	"sync"
+	"syscall"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// somaxconn bounds listen backlogs, as /proc/sys/net/core/somaxconn
+// does on Linux.
+const somaxconn = 4096
+
+// inet is an AF_INET or AF_INET6 socket: a netstack endpoint.
+type inet struct {
+	family int
+	stream bool
+	ep     tcpip.Endpoint
+	wq     *waiter.Queue
+
+	mu     sync.Mutex
+	target tcpip.FullAddress // of the last connect, asked again for its result
+}
+
+var _ impl = (*inet)(nil)
+
+func newInet(st *stack.Stack, family, typ, protocol int) (*inet, int, error) {
+	var trans tcpip.TransportProtocolNumber
+	switch {
+	case typ == syscall.SOCK_STREAM && (protocol == 0 || protocol == syscall.IPPROTO_TCP):
+		trans, protocol = header.TCPProtocolNumber, syscall.IPPROTO_TCP
+	case typ == syscall.SOCK_DGRAM && (protocol == 0 || protocol == syscall.IPPROTO_UDP):
+		trans, protocol = header.UDPProtocolNumber, syscall.IPPROTO_UDP
+	case typ == syscall.SOCK_STREAM || typ == syscall.SOCK_DGRAM:
+		return nil, 0, syscall.EPROTONOSUPPORT
+	default:
+		// Raw sockets, SOCK_SEQPACKET and the rest.
+		return nil, 0, syscall.ESOCKTNOSUPPORT
+	}
+	netProto := header.IPv4ProtocolNumber
+	if family == syscall.AF_INET6 {
+		netProto = header.IPv6ProtocolNumber
+	}
+	if st.NetworkProtocolInstance(netProto) == nil {
+		return nil, 0, syscall.EAFNOSUPPORT
+	}
+	if st.TransportProtocolInstance(trans) == nil {
+		return nil, 0, syscall.EPROTONOSUPPORT
+	}
+	wq := &waiter.Queue{}
+	ep, err := st.NewEndpoint(trans, netProto, wq)
+	if err != nil {
+		return nil, 0, errno(err)
+	}
+	return &inet{family: family, stream: typ == syscall.SOCK_STREAM, ep: ep, wq: wq}, protocol, nil
+}
+
+func (s *inet) queue() *waiter.Queue { return s.wq }
+
+func (s *inet) readiness() uint32 {
+	const all = waiter.EventIn | waiter.EventOut | waiter.EventErr | waiter.EventHUp | waiter.EventRdHUp
+	return s.ep.Readiness(all).ToLinux()
+}
+
+func (s *inet) bind(addr []byte) error {
+	a, err := DecodeInet(s.family, addr)
+	if err != nil {
+		// Linux lets AF_INET sockets bind AF_UNSPEC with INADDR_ANY.
+		if f, ferr := Family(addr); ferr == nil && f == syscall.AF_UNSPEC && s.family == syscall.AF_INET && len(addr) >= sizeofSockaddrIn && allZero(addr[4:8]) {
+			a, err = DecodeInet(syscall.AF_INET, append([]byte{syscall.AF_INET, 0}, addr[2:]...))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return errno(s.ep.Bind(a))
+}
+
+func (s *inet) listen(backlog int) error {
+	if backlog < 0 || backlog > somaxconn {
+		backlog = somaxconn
+	}
+	return errno(s.ep.Listen(backlog))
+}
+
+func (s *inet) accept(wantAddr bool) (impl, []byte, error) {
+	var peer tcpip.FullAddress
+	var pp *tcpip.FullAddress
+	if wantAddr {
+		pp = &peer
+	}
+	ep, wq, err := s.ep.Accept(pp)
+	if err != nil {
+		return nil, nil, errno(err)
+	}
+	var addr []byte
+	if wantAddr {
+		addr = EncodeInet(s.family, peer)
+	}
+	return &inet{family: s.family, stream: s.stream, ep: ep, wq: wq}, addr, nil
+}
+
+func (s *inet) connect(addr []byte) error {
+	if f, err := Family(addr); err == nil && f == syscall.AF_UNSPEC {
+		// AF_UNSPEC dissolves a datagram socket's association.
+		return errno(s.ep.Disconnect())
+	}
+	a, err := DecodeInet(s.family, addr)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.target = a
+	s.mu.Unlock()
+	return errno(s.ep.Connect(a))
+}
+
+func (s *inet) connectResult() error {
+	// Asking again after the wait gives the outcome: nil once
+	// connected, or the error that ended the attempt.
+	s.mu.Lock()
+	a := s.target
+	s.mu.Unlock()
+	err := s.ep.Connect(a)
+	if _, ok := err.(*tcpip.ErrAlreadyConnected); ok {
+		return nil
+	}
+	return errno(err)
+}
+
+func (s *inet) recv(bufs [][]byte, peek, wantFrom bool) (int, int, []byte, error) {
+	if s.stream && iovLen(bufs) == 0 {
+		return 0, 0, nil, nil
+	}
+	w := newIOVWriter(bufs)
+	res, err := s.ep.Read(w, tcpip.ReadOptions{Peek: peek, NeedRemoteAddr: wantFrom && !s.stream})
+	if err != nil {
+		if _, eof := err.(*tcpip.ErrClosedForReceive); eof {
+			return 0, 0, nil, nil
+		}
+		return 0, 0, nil, errno(err)
+	}
+	var from []byte
+	if wantFrom {
+		if s.stream {
+			// Linux leaves msg_name alone on connected streams.
+			from = nil
+		} else {
+			from = EncodeInet(s.family, res.RemoteAddr)
+		}
+	}
+	return res.Count, max(res.Total, res.Count), from, nil
+}
+
+func (s *inet) send(bufs [][]byte, to []byte, flags int) (int, error) {
+	opts := tcpip.WriteOptions{More: flags&msgMore != 0, EndOfRecord: flags&msgEOR != 0}
+	if to != nil && !s.stream {
+		a, err := DecodeInet(s.family, to)
+		if err != nil {
+			return 0, err
+		}
+		opts.To = &a
+	}
+	n, err := s.ep.Write(newIOVReader(bufs), opts)
+	if err != nil {
+		return int(n), errno(err)
+	}
+	return int(n), nil
+}
+
+func (s *inet) shutdown(how int) error {
+	var f tcpip.ShutdownFlags
+	switch how {
+	case syscall.SHUT_RD:
+		f = tcpip.ShutdownRead
+	case syscall.SHUT_WR:
+		f = tcpip.ShutdownWrite
+	default:
+		f = tcpip.ShutdownRead | tcpip.ShutdownWrite
+	}
+	return errno(s.ep.Shutdown(f))
+}
+
+func (s *inet) sockname() ([]byte, error) {
+	a, err := s.ep.GetLocalAddress()
+	if err != nil {
+		return nil, errno(err)
+	}
+	return EncodeInet(s.family, a), nil
+}
+
+func (s *inet) peername() ([]byte, error) {
+	a, err := s.ep.GetRemoteAddress()
+	if err != nil {
+		return nil, errno(err)
+	}
+	return EncodeInet(s.family, a), nil
+}
+
+func (s *inet) buffered() int {
+	n, err := s.ep.GetSockOptInt(tcpip.ReceiveQueueSizeOption)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func (s *inet) close() { s.ep.Close() }

@@ -1,0 +1,506 @@
+// Package sockets gives an application Linux sockets: AF_INET and
+// AF_INET6 stream and datagram sockets over gVisor's netstack (the
+// tcpip endpoints themselves, not gonet, so that non-blocking I/O,
+// waiter queues and socket options map one to one), and AF_UNIX
+// socket pairs kept in process. Addresses come and go as raw Linux
+// sockaddr bytes and errors are syscall.Errno values, so the system-call
+// glue (kernel/appsys) only moves bytes between the application's memory
+// and these calls.
+//
+// Blocking calls wait on the socket's waiter queue in the calling
+// goroutine (SO_RCVTIMEO/SO_SNDTIMEO bound them); Close wakes them with
+// EBADF. Readiness changes are reported through the function given to
+// SetNotify, as Linux epoll bits.
+package sockets
+
+import (
+	"io"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// Linux epoll/poll bits a socket reports.
+const (
+	EventIn    = 0x1
+	EventOut   = 0x4
+	EventErr   = 0x8
+	EventHup   = 0x10
+	EventRdHup = 0x2000
+)
+
+// Socket type flags and message flags (include/linux/net.h, socket.h).
+const (
+	SockNonblock = syscall.SOCK_NONBLOCK
+	SockCloexec  = syscall.SOCK_CLOEXEC
+	sockTypeMask = 0xf
+
+	msgPeek        = syscall.MSG_PEEK
+	msgTrunc       = syscall.MSG_TRUNC
+	msgDontwait    = syscall.MSG_DONTWAIT
+	msgWaitall     = syscall.MSG_WAITALL
+	msgNosignal    = syscall.MSG_NOSIGNAL
+	msgMore        = syscall.MSG_MORE
+	msgEOR         = syscall.MSG_EOR
+	msgCmsgCloexec = syscall.MSG_CMSG_CLOEXEC
+)
+
+// impl is what a socket family provides. Its calls never block: they
+// return EAGAIN and Socket waits on queue() for the events that may
+// change that.
+type impl interface {
+	queue() *waiter.Queue
+	readiness() uint32
+	bind(addr []byte) error
+	listen(backlog int) error
+	accept(wantAddr bool) (impl, []byte, error)
+	// connect starts a connection: nil when done, EINPROGRESS when it
+	// continues; connectResult reports how it ended.
+	connect(addr []byte) error
+	connectResult() error
+	// recv returns the bytes read and the size of the message they came
+	// from (a datagram's full length; n for streams).
+	recv(bufs [][]byte, peek, wantFrom bool) (n, total int, from []byte, err error)
+	send(bufs [][]byte, to []byte, flags int) (int, error)
+	shutdown(how int) error
+	sockname() ([]byte, error)
+	peername() ([]byte, error)
+	getsockopt(s *Socket, level, name int) ([]byte, error)
+	setsockopt(s *Socket, level, name int, v []byte) error
+	buffered() int
+	close()
+}
+
+// Socket is one open socket (an open file description: dup'ed fds share
+// it).
+type Socket struct {
+	Domain, Type, Protocol int
+
+	impl     impl
+	nonblock atomic.Bool
+	// SO_RCVTIMEO and SO_SNDTIMEO (0: wait forever).
+	rcvTimeo, sndTimeo atomic.Int64
+
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	// Readiness reporting (SetNotify).
+	pubMu  sync.Mutex
+	notify func(events uint32)
+	entry  waiter.Entry
+	kick   chan struct{}
+}
+
+func newSocket(domain, typ, protocol int, im impl) *Socket {
+	return &Socket{Domain: domain, Type: typ, Protocol: protocol, impl: im, closed: make(chan struct{})}
+}
+
+// New creates a socket as socket(2) does; typ may carry SOCK_NONBLOCK
+// (SOCK_CLOEXEC is the caller's business: it belongs to the fd). A nil
+// stack leaves only AF_UNIX.
+func New(st *stack.Stack, domain, typ, protocol int) (*Socket, error) {
+	if typ&^(sockTypeMask|SockNonblock|SockCloexec) != 0 {
+		return nil, syscall.EINVAL
+	}
+	base := typ & sockTypeMask
+	var s *Socket
+	switch domain {
+	case syscall.AF_INET, syscall.AF_INET6:
+		if st == nil {
+			return nil, syscall.EAFNOSUPPORT
+		}
+		im, proto, err := newInet(st, domain, base, protocol)
+		if err != nil {
+			return nil, err
+		}
+		s = newSocket(domain, base, proto, im)
+	case syscall.AF_UNIX:
+		im, err := newUnix(base, protocol)
+		if err != nil {
+			return nil, err
+		}
+		s = newSocket(domain, base, 0, im)
+	default:
+		return nil, syscall.EAFNOSUPPORT
+	}
+	s.nonblock.Store(typ&SockNonblock != 0)
+	return s, nil
+}
+
+// Pair creates two connected sockets as socketpair(2) does (AF_UNIX
+// only, as on Linux).
+func Pair(domain, typ, protocol int) (*Socket, *Socket, error) {
+	if typ&^(sockTypeMask|SockNonblock|SockCloexec) != 0 {
+		return nil, nil, syscall.EINVAL
+	}
+	if domain != syscall.AF_UNIX {
+		if domain == syscall.AF_INET || domain == syscall.AF_INET6 {
+			return nil, nil, syscall.EOPNOTSUPP
+		}
+		return nil, nil, syscall.EAFNOSUPPORT
+	}
+	base := typ & sockTypeMask
+	a, b, err := newUnixPair(base, protocol)
+	if err != nil {
+		return nil, nil, err
+	}
+	sa, sb := newSocket(domain, base, 0, a), newSocket(domain, base, 0, b)
+	sa.nonblock.Store(typ&SockNonblock != 0)
+	sb.nonblock.Store(typ&SockNonblock != 0)
+	return sa, sb, nil
+}
+
+// Nonblock reports O_NONBLOCK.
+func (s *Socket) Nonblock() bool { return s.nonblock.Load() }
+
+// SetNonblock sets O_NONBLOCK (fcntl F_SETFL, ioctl FIONBIO).
+func (s *Socket) SetNonblock(on bool) { s.nonblock.Store(on) }
+
+// Readiness returns the epoll events the socket is ready for now.
+func (s *Socket) Readiness() uint32 { return s.impl.readiness() }
+
+// SetNotify makes fn be called with the socket's readiness now and
+// after every change, until Close. fn is called from one goroutine at
+// a time; it must not call back into the socket's blocking calls.
+func (s *Socket) SetNotify(fn func(events uint32)) {
+	s.pubMu.Lock()
+	first := s.notify == nil
+	s.notify = fn
+	s.pubMu.Unlock()
+	if first {
+		// Waiter callbacks can run with netstack's endpoint locks held,
+		// where asking for readiness could deadlock: they only kick a
+		// goroutine that asks.
+		s.kick = make(chan struct{}, 1)
+		s.entry = waiter.NewFunctionEntry(waiter.EventIn|waiter.EventOut|waiter.EventErr|waiter.EventHUp|waiter.EventRdHUp, func(waiter.EventMask) {
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
+		})
+		s.impl.queue().EventRegister(&s.entry)
+		go s.publishLoop(s.kick)
+	}
+	s.publish()
+}
+
+func (s *Socket) publishLoop(kick chan struct{}) {
+	for {
+		select {
+		case <-kick:
+			s.publish()
+		case <-s.closed:
+			return
+		}
+	}
+}
+
+// publish reports the current readiness. The lock orders reports, so a
+// stale one never overwrites a newer one.
+func (s *Socket) publish() {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if s.notify == nil {
+		return
+	}
+	select {
+	case <-s.closed:
+		return
+	default:
+	}
+	s.notify(s.impl.readiness())
+}
+
+// Close releases the socket and wakes its blocked calls with EBADF.
+func (s *Socket) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		if s.kick != nil {
+			s.impl.queue().EventUnregister(&s.entry)
+		}
+		s.impl.close()
+	})
+}
+
+// wait runs try until it stops returning EAGAIN, sleeping on the
+// socket's queue for mask between tries. nonblock makes one try;
+// timeout > 0 bounds the wait (then EAGAIN, as Linux's SO_*TIMEO).
+func (s *Socket) wait(mask waiter.EventMask, nonblock bool, timeout time.Duration, try func() error) error {
+	err := try()
+	if err != syscall.EAGAIN || nonblock {
+		return err
+	}
+	e, ch := waiter.NewChannelEntry(mask | waiter.EventErr | waiter.EventHUp)
+	q := s.impl.queue()
+	q.EventRegister(&e)
+	defer q.EventUnregister(&e)
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	for {
+		if err = try(); err != syscall.EAGAIN {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-expired:
+			return syscall.EAGAIN
+		case <-s.closed:
+			return syscall.EBADF
+		}
+	}
+}
+
+func (s *Socket) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Bind binds the socket to a raw sockaddr.
+func (s *Socket) Bind(addr []byte) error {
+	defer s.publish()
+	return s.impl.bind(addr)
+}
+
+// Listen marks a stream socket as accepting connections.
+func (s *Socket) Listen(backlog int) error {
+	defer s.publish()
+	return s.impl.listen(backlog)
+}
+
+// Accept takes a connection from a listening socket; flags are
+// accept4's (SOCK_NONBLOCK applies to the new socket). The peer's
+// address comes back when wantAddr is set.
+func (s *Socket) Accept(flags int, wantAddr bool) (*Socket, []byte, error) {
+	if flags&^(SockNonblock|SockCloexec) != 0 {
+		return nil, nil, syscall.EINVAL
+	}
+	var im impl
+	var addr []byte
+	err := s.wait(waiter.EventIn, s.Nonblock(), time.Duration(s.rcvTimeo.Load()), func() error {
+		var err error
+		im, addr, err = s.impl.accept(wantAddr)
+		return err
+	})
+	s.publish()
+	if err != nil {
+		return nil, nil, err
+	}
+	ns := newSocket(s.Domain, s.Type, s.Protocol, im)
+	ns.nonblock.Store(flags&SockNonblock != 0)
+	return ns, addr, nil
+}
+
+// Connect connects to a raw sockaddr. A non-blocking socket returns
+// EINPROGRESS and reports the outcome through SO_ERROR and readiness.
+func (s *Socket) Connect(addr []byte) error {
+	defer s.publish()
+	err := s.impl.connect(addr)
+	if err != syscall.EINPROGRESS || s.Nonblock() {
+		return err
+	}
+	werr := s.wait(waiter.EventOut, false, time.Duration(s.sndTimeo.Load()), func() error {
+		if s.impl.readiness()&(EventOut|EventErr|EventHup) == 0 {
+			return syscall.EAGAIN
+		}
+		return nil
+	})
+	if werr == syscall.EAGAIN {
+		return syscall.EINPROGRESS // timed out; the attempt goes on
+	}
+	if werr != nil {
+		return werr
+	}
+	return s.impl.connectResult()
+}
+
+// RecvMsg reads into bufs (recvmsg, recvfrom, read and readv). flags
+// are MSG_* bits; from is the sender's sockaddr when wantFrom is set,
+// and outFlags are recvmsg's msg_flags (MSG_TRUNC).
+func (s *Socket) RecvMsg(bufs [][]byte, flags int, wantFrom bool) (n int, from []byte, outFlags int, err error) {
+	defer s.publish()
+	nonblock := s.Nonblock() || flags&msgDontwait != 0
+	peek := flags&msgPeek != 0
+	want := iovLen(bufs)
+	for {
+		var got, total int
+		err = s.wait(waiter.EventIn, nonblock, time.Duration(s.rcvTimeo.Load()), func() error {
+			var err error
+			got, total, from, err = s.impl.recv(bufs, peek, wantFrom)
+			return err
+		})
+		if err != nil {
+			if n > 0 {
+				return n, from, outFlags, nil
+			}
+			return 0, nil, 0, err
+		}
+		n += got
+		if total > got {
+			outFlags |= msgTrunc
+		}
+		// MSG_WAITALL on a stream: go on until full, end of stream
+		// or an error.
+		if flags&msgWaitall == 0 || peek || nonblock || s.Type != syscall.SOCK_STREAM || got == 0 || n >= want {
+			if flags&msgTrunc != 0 && s.Type != syscall.SOCK_STREAM {
+				n = total // MSG_TRUNC asks for the datagram's real length
+			}
+			return n, from, outFlags, nil
+		}
+		bufs = advance(bufs, got)
+	}
+}
+
+// SendMsg writes bufs (sendmsg, sendto, write and writev), to the
+// sockaddr to when it is not nil. A blocking stream send writes
+// everything unless an error or timeout stops it.
+func (s *Socket) SendMsg(bufs [][]byte, to []byte, flags int) (int, error) {
+	defer s.publish()
+	nonblock := s.Nonblock() || flags&msgDontwait != 0
+	want := iovLen(bufs)
+	total := 0
+	for {
+		var n int
+		err := s.wait(waiter.EventOut, nonblock, time.Duration(s.sndTimeo.Load()), func() error {
+			var err error
+			n, err = s.impl.send(bufs, to, flags)
+			return err
+		})
+		total += n
+		if err != nil {
+			if total > 0 {
+				return total, nil
+			}
+			return 0, err
+		}
+		if nonblock || s.Type != syscall.SOCK_STREAM || total >= want {
+			return total, nil
+		}
+		bufs = advance(bufs, n)
+	}
+}
+
+// Read and Write are recv and send without flags (read(2), write(2)).
+func (s *Socket) Read(bufs [][]byte) (int, error) {
+	n, _, _, err := s.RecvMsg(bufs, 0, false)
+	return n, err
+}
+
+func (s *Socket) Write(bufs [][]byte) (int, error) { return s.SendMsg(bufs, nil, 0) }
+
+// Shutdown shuts down reading (SHUT_RD), writing (SHUT_WR) or both.
+func (s *Socket) Shutdown(how int) error {
+	defer s.publish()
+	if how < syscall.SHUT_RD || how > syscall.SHUT_RDWR {
+		return syscall.EINVAL
+	}
+	return s.impl.shutdown(how)
+}
+
+// SockName and PeerName return the local and remote sockaddrs.
+func (s *Socket) SockName() ([]byte, error) { return s.impl.sockname() }
+func (s *Socket) PeerName() ([]byte, error) { return s.impl.peername() }
+
+// Buffered returns the bytes waiting to be read (FIONREAD).
+func (s *Socket) Buffered() int { return s.impl.buffered() }
+
+// iovWriter writes into a list of buffers in order.
+type iovWriter struct {
+	bufs [][]byte
+	n    int
+}
+
+func (w *iovWriter) Write(p []byte) (int, error) {
+	done := 0
+	for len(p) > 0 && len(w.bufs) > 0 {
+		c := copy(w.bufs[0], p)
+		p, done, w.n = p[c:], done+c, w.n+c
+		if c == len(w.bufs[0]) {
+			w.bufs = w.bufs[1:]
+		} else {
+			w.bufs[0] = w.bufs[0][c:]
+		}
+	}
+	if len(p) > 0 {
+		return done, io.ErrShortWrite
+	}
+	return done, nil
+}
+
+func newIOVWriter(bufs [][]byte) *iovWriter {
+	// Copy the slice headers: Write trims them.
+	return &iovWriter{bufs: append([][]byte(nil), nonEmpty(bufs)...)}
+}
+
+// iovReader reads a list of buffers in order (tcpip.Payloader).
+type iovReader struct {
+	bufs [][]byte
+	left int
+}
+
+func newIOVReader(bufs [][]byte) *iovReader {
+	return &iovReader{bufs: append([][]byte(nil), nonEmpty(bufs)...), left: iovLen(bufs)}
+}
+
+func (r *iovReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	done := 0
+	for len(p) > 0 && len(r.bufs) > 0 {
+		c := copy(p, r.bufs[0])
+		p, done, r.left = p[c:], done+c, r.left-c
+		if c == len(r.bufs[0]) {
+			r.bufs = r.bufs[1:]
+		} else {
+			r.bufs[0] = r.bufs[0][c:]
+		}
+	}
+	return done, nil
+}
+
+func (r *iovReader) Len() int { return r.left }
+
+func iovLen(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
+}
+
+func nonEmpty(bufs [][]byte) [][]byte {
+	out := bufs[:0:0]
+	for _, b := range bufs {
+		if len(b) > 0 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// advance drops the first n bytes of bufs.
+func advance(bufs [][]byte, n int) [][]byte {
+	out := append([][]byte(nil), bufs...)
+	for n > 0 && len(out) > 0 {
+		if n >= len(out[0]) {
+			n -= len(out[0])
+			out = out[1:]
+			continue
+		}
+		out[0] = out[0][n:]
+		n = 0
+	}
+	return out
+}
