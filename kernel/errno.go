@@ -27,5 +27,6 @@ const (
 	ESPIPE    errno = 29
 	ERANGE    errno = 34
 	ENOSYS    errno = 38
+	ENOTSOCK  errno = 88
 	ETIMEDOUT errno = 110
 )

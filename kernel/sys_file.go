@@ -145,6 +145,8 @@ func sysFDCall(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		return 0
 	case 74, 75: // fsync, fdatasync: nothing to write back
 		return 0
+	case 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307:
+		return errnoResult(ENOTSOCK) // socket calls on a console or eventfd
 	}
 	return errnoResult(ESPIPE) // pread/lseek/getdents on a console or eventfd
 }
