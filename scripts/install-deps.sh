@@ -4,7 +4,9 @@
 # test (boot/boottest/grub_test.go, boot/grubimage) uses to make a disk
 # image; and the compilers and programs the application tests run inside
 # gosv (musl-gcc from musl-tools, static glibc from libc6-dev, and
-# busybox-static). Installs only what is missing; does nothing when all
+# busybox-static), and for the network tests and benchmarks iproute2
+# (network namespaces, tap devices), dnsmasq-base (a DHCP server in the
+# test's namespace) and wrk (HTTP load). Installs only what is missing; does nothing when all
 # is present. Uses sudo when not root.
 set -e
 qemu= grub= apps=
@@ -13,6 +15,9 @@ command -v gcc >/dev/null 2>&1 || apps="$apps gcc"
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || apps="$apps libc6-dev"
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sha256sum && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || apps="$apps busybox-static"
 command -v qemu-system-x86_64 >/dev/null 2>&1 || qemu="qemu-system-x86 qemu-utils"
+command -v ip >/dev/null 2>&1 || apps="$apps iproute2"
+command -v dnsmasq >/dev/null 2>&1 || apps="$apps dnsmasq-base"
+command -v wrk >/dev/null 2>&1 || apps="$apps wrk"
 command -v grub-mkimage >/dev/null 2>&1 || grub="grub-common"
 [ -f /usr/lib/grub/i386-pc/boot.img ] && [ -f /usr/lib/grub/i386-pc/multiboot2.mod ] || grub="$grub grub-pc-bin"
 for t in mformat mmd mcopy; do

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -50,6 +51,9 @@ type Config struct {
 
 	// NICs are virtio-net devices, in order (the guest's eth0, eth1...).
 	NICs []NIC
+	// Wrapper is a command QEMU runs under, such as
+	// {"ip", "netns", "exec", "ns1"} to reach a namespace's tap device.
+	Wrapper []string
 
 	ExtraArgs []string // appended last, so they can add devices or override
 
@@ -302,7 +306,7 @@ func run(ctx context.Context, cfg Config, accel string) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 
-	args := Args(cfg, accel)
+	args := append(slices.Clone(cfg.Wrapper), Args(cfg, accel)...)
 	var serial, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	// Stdin stays /dev/null: given a terminal, QEMU would switch it to raw mode.
