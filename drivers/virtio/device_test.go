@@ -9,6 +9,8 @@ import (
 // mmioDev models a virtio-mmio device's registers (32-bit accesses only,
 // as 4.2.2.2 asks of control registers).
 type mmioDev struct {
+	devType        DeviceType // 0 means DeviceNet
+	isr            uint32     // InterruptStatus, cleared by InterruptACK
 	version        uint32
 	features       uint64
 	featSel        uint32
@@ -82,7 +84,12 @@ func (m *mmioDev) Read32(off uint32) uint32 {
 	case mmioVersion:
 		return m.version
 	case mmioDeviceID:
-		return uint32(DeviceNet)
+		if m.devType == 0 {
+			return uint32(DeviceNet)
+		}
+		return uint32(m.devType)
+	case mmioInterruptStatus:
+		return m.isr
 	case mmioDeviceFeatures:
 		return half(m.features, m.featSel)
 	case mmioQueueNumMax:
@@ -137,6 +144,8 @@ func (m *mmioDev) Write32(off, v uint32) {
 		setHalf(&q.driver, (off-mmioQueueDriverLow)/4, v)
 	case mmioQueueDeviceLow, mmioQueueDeviceHigh:
 		setHalf(&q.device, (off-mmioQueueDeviceLow)/4, v)
+	case mmioInterruptACK:
+		m.isr &^= v
 	case mmioQueueNotify:
 		if m.onNotify != nil {
 			m.onNotify(v)
