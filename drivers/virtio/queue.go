@@ -242,7 +242,7 @@ func (q *Queue) Add(bufs []Buffer) (head uint16, err error) {
 	switch {
 	case n == 0:
 		return 0, ErrNoBuffers
-	case n > int(q.size):
+	case n > int(q.size) && !(q.indirect && n <= indirectMax):
 		return 0, ErrChainTooLong
 	case q.numFree == 0:
 		return 0, ErrQueueFull
@@ -262,6 +262,9 @@ func (q *Queue) Add(bufs []Buffer) (head uint16, err error) {
 		if head, ok := q.addIndirect(bufs, writable); ok {
 			return head, nil
 		}
+	}
+	if n > int(q.size) {
+		return 0, ErrChainTooLong // no indirect table to be had
 	}
 	if n > int(q.numFree) {
 		return 0, ErrQueueFull
