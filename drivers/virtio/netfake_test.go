@@ -66,13 +66,18 @@ type sentFrame struct {
 var testMAC = [6]byte{0x52, 0x54, 0, 0x12, 0x34, 0x56}
 
 func newNetDev(version uint32, features uint64) *netDev {
+	return newNetDevIn(newArena(2<<20), version, features)
+}
+
+// newNetDevIn makes the device with memory a.
+func newNetDevIn(a *arena, version uint32, features uint64) *netDev {
 	m := newMMIODev(version, features)
 	m.config = make([]byte, 12)
 	copy(m.config, testMAC[:])
 	le.PutUint16(m.config[NetConfigStatus:], NetStatusLinkUp)
 	le.PutUint16(m.config[NetConfigMaxQPairs:], 1)
 	le.PutUint16(m.config[NetConfigMTU:], 1500)
-	d := &netDev{m: m, a: newArena(8 << 20), irq: newFakeIRQ()}
+	d := &netDev{m: m, a: a, irq: newFakeIRQ()}
 	m.onNotify = d.notify
 	return d
 }
