@@ -76,6 +76,9 @@ func NewRNG(t Transport, dma DMA, irq IRQ, opts RNGOptions) (*RNG, error) {
 		return nil, fmt.Errorf("virtio-rng: buffer of %d bytes: %v", size, err)
 	}
 	r.buf = dmaBuf{virt[:size:size], phys}
+	if irq == nil {
+		r.q.DisableInterrupts()
+	}
 	dev.Ready()
 	return r, nil
 }
