@@ -720,3 +720,47 @@ func TestNetHotPathAllocs(t *testing.T) {
 		t.Errorf("received %d bytes, stats %+v", got, st)
 	}
 }
+
+// TestNetPCILegacy runs the driver over the legacy PCI transport, whose
+// queue size the device fixes and whose ISR clears on read.
+func TestNetPCILegacy(t *testing.T) {
+	for _, cfg := range []netConfig{netConfigs[3], netConfigs[4]} {
+		t.Run(cfg.name, func(t *testing.T) {
+			features := cfg.features
+			d, regs := newPCILegacyNetDev(features)
+			for i := range d.m.queues {
+				d.m.queues[i].max = 64
+			}
+			n, err := NewNet(NewPCILegacy(DeviceNet, regs, false), d.a, d.irq, NetOptions{QueueSize: 16})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n.rxq.Size() != 64 || n.MAC() != testMAC || !n.LinkUp() || n.hdrLen != NetHdrSize(features) {
+				t.Errorf("queue %d, MAC %x, link %v, header %d", n.rxq.Size(), n.MAC(), n.LinkUp(), n.hdrLen)
+			}
+			frames, stop := runNet(t, n)
+			for i := range 20 {
+				f := frame(100+i*70, byte(i))
+				if err := d.deliver(f, rxHdr{}); err != nil {
+					t.Fatal(err)
+				}
+				receiveFrame(t, frames, f)
+				if taken, err := n.Transmit([]nic.TxPacket{{Data: [][]byte{f}}}); taken != 1 || err != nil {
+					t.Fatalf("Transmit = %d, %v", taken, err)
+				}
+			}
+			d.setLink(false)
+			eventually(t, "link down", func() bool { return !n.LinkUp() })
+			if err := stop(); err != nil {
+				t.Error(err)
+			}
+			sent := d.takeSent()
+			if len(sent) != 20 || sent[0].ownHdr != (features&(1<<FeatureAnyLayout) == 0) {
+				t.Errorf("device got %d frames (want 20), header alone %v", len(sent), len(sent) > 0 && sent[0].ownHdr)
+			}
+			if err := d.protocolErr(); err != nil {
+				t.Errorf("device saw: %v", err)
+			}
+		})
+	}
+}

@@ -313,3 +313,73 @@ func (d *netDev) protocolErr() error {
 	defer d.mu.Unlock()
 	return d.err
 }
+
+// pciLegacyRegs shows a netDev through the legacy PCI I/O layout
+// (4.1.4.10, without MSI-X): the same device state, other registers.
+// Reading the ISR clears it, as on real hardware.
+type pciLegacyRegs struct{ d *netDev }
+
+func newPCILegacyNetDev(features uint64) (*netDev, pciLegacyRegs) {
+	d := newNetDev(1, features)
+	return d, pciLegacyRegs{d}
+}
+
+func (r pciLegacyRegs) read(off uint32, width int) uint32 {
+	d := r.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := d.m
+	switch off {
+	case legacyDeviceFeatures:
+		return uint32(m.features)
+	case legacyQueuePFN:
+		return m.q().pfn
+	case legacyQueueSize:
+		return m.q().max
+	case legacyDeviceStatus:
+		return m.status
+	case legacyISR:
+		isr := m.isr
+		m.isr = 0
+		return isr
+	}
+	if off >= legacyConfig && int(off-legacyConfig)+width/8 <= len(m.config) {
+		var v uint32
+		for i := range width / 8 {
+			v |= uint32(m.config[int(off-legacyConfig)+i]) << (8 * i)
+		}
+		return v
+	}
+	return 0
+}
+
+func (r pciLegacyRegs) write(off, v uint32) {
+	d := r.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := d.m
+	switch off {
+	case legacyGuestFeatures:
+		m.driverFeatures = uint64(v)
+	case legacyQueueSelect:
+		m.sel = v
+	case legacyQueuePFN:
+		q := m.q()
+		q.pfn, q.num, q.align = v, q.max, LegacyAlign
+		m.pageSize = LegacyAlign
+	case legacyQueueNotify:
+		d.notify(v)
+	case legacyDeviceStatus:
+		m.Write32(mmioStatus, v)
+		if v == 0 {
+			d.rings = [2]*ringDev{}
+		}
+	}
+}
+
+func (r pciLegacyRegs) Read8(off uint32) uint8       { return uint8(r.read(off, 8)) }
+func (r pciLegacyRegs) Read16(off uint32) uint16     { return uint16(r.read(off, 16)) }
+func (r pciLegacyRegs) Read32(off uint32) uint32     { return r.read(off, 32) }
+func (r pciLegacyRegs) Write8(off uint32, v uint8)   { r.write(off, uint32(v)) }
+func (r pciLegacyRegs) Write16(off uint32, v uint16) { r.write(off, uint32(v)) }
+func (r pciLegacyRegs) Write32(off uint32, v uint32) { r.write(off, v) }
