@@ -252,6 +252,45 @@ func TestDeviceSetup(t *testing.T) {
 	}
 }
 
+// TestDeviceRestartQueue: after a reset the driver hands the same queue
+// memory to the device again, emptied.
+func TestDeviceRestartQueue(t *testing.T) {
+	m := newMMIODev(2, 1<<FeatureVersion1)
+	tr, _ := NewMMIO(m)
+	a := newArena(1 << 20)
+	d, err := Negotiate(tr, a, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := d.SetupQueue(1, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p := buf(t, a, 16)
+	if _, err := q.Add([]Buffer{{p, 16, true}}); err != nil {
+		t.Fatal(err)
+	}
+	used := a.used
+	if d, err = Negotiate(tr, a, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RestartQueue(q); err != nil {
+		t.Fatal(err)
+	}
+	desc, driver, device := q.Addrs()
+	mq := m.queues[1]
+	if mq.desc != desc || mq.driver != driver || mq.device != device || mq.num != 16 || mq.ready != 1 {
+		t.Errorf("queue registers %+v after restart", mq)
+	}
+	if q.NumFree() != 16 || q.InFlight() != 0 || a.used != used {
+		t.Errorf("restarted queue: %d free, %d in flight, %d bytes allocated", q.NumFree(), q.InFlight(), a.used-used)
+	}
+	m.queues[1].max = 8
+	if err := d.RestartQueue(q); !errors.Is(err, ErrNoQueue) {
+		t.Errorf("restart on a smaller queue = %v, want ErrNoQueue", err)
+	}
+}
+
 func TestDeviceFailures(t *testing.T) {
 	offered := uint64(1<<FeatureVersion1 | 1<<NetFeatureMAC)
 	for _, tc := range []struct {
