@@ -150,7 +150,12 @@ func netFeatures(offered uint64) uint64 {
 
 // NewNet brings up the virtio-net device behind t: negotiation, queues,
 // configuration, receive buffers, DRIVER_OK. irq is the device's
-// interrupt; nil makes Run poll. Memory comes from dma once, here.
+// interrupt (queue and configuration interrupts both; with MSI-X, route
+// both vectors to it); nil makes Run poll. Memory comes from dma once,
+// here: about a page per queue entry for each direction.
+//
+// The device is live when NewNet returns: Transmit works at once, and
+// frames the device receives wait in the ring until Run hands them on.
 func NewNet(t Transport, dma DMA, irq IRQ, opts NetOptions) (*Net, error) {
 	if typ := t.DeviceType(); typ != DeviceNet {
 		return nil, fmt.Errorf("%w: device type %v", ErrNotNet, typ)
