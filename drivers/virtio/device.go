@@ -123,11 +123,35 @@ func (d *Device) SetupQueue(index, size uint16) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.SetQueueAddrs(q.Addrs()); err != nil {
-		return nil, fmt.Errorf("virtio: queue %d: %w", index, err)
+	if err := d.giveQueue(q); err != nil {
+		return nil, err
 	}
-	t.EnableQueue()
 	return q, nil
+}
+
+// RestartQueue hands a queue from before a device reset to the device
+// again: it clears q (Queue.Reset) and registers it at its old size and
+// addresses, so a driver recovering from a reset allocates nothing.
+func (d *Device) RestartQueue(q *Queue) error {
+	t := d.t
+	t.SelectQueue(q.Index())
+	if max := t.QueueMaxSize(); max < q.Size() {
+		return fmt.Errorf("%w: queue %d now holds %d entries, had %d", ErrNoQueue, q.Index(), max, q.Size())
+	}
+	if err := t.SetQueueSize(q.Size()); err != nil {
+		return fmt.Errorf("virtio: queue %d: %w", q.Index(), err)
+	}
+	q.Reset()
+	return d.giveQueue(q)
+}
+
+// giveQueue tells the device where the selected queue q is and enables it.
+func (d *Device) giveQueue(q *Queue) error {
+	if err := d.t.SetQueueAddrs(q.Addrs()); err != nil {
+		return fmt.Errorf("virtio: queue %d: %w", q.Index(), err)
+	}
+	d.t.EnableQueue()
+	return nil
 }
 
 // ReadConfig reads device configuration at off into p, again until the

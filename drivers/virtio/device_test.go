@@ -9,6 +9,8 @@ import (
 // mmioDev models a virtio-mmio device's registers (32-bit accesses only,
 // as 4.2.2.2 asks of control registers).
 type mmioDev struct {
+	devType        DeviceType // 0 means DeviceNet
+	isr            uint32     // InterruptStatus, cleared by InterruptACK
 	version        uint32
 	features       uint64
 	featSel        uint32
@@ -82,7 +84,12 @@ func (m *mmioDev) Read32(off uint32) uint32 {
 	case mmioVersion:
 		return m.version
 	case mmioDeviceID:
-		return uint32(DeviceNet)
+		if m.devType == 0 {
+			return uint32(DeviceNet)
+		}
+		return uint32(m.devType)
+	case mmioInterruptStatus:
+		return m.isr
 	case mmioDeviceFeatures:
 		return half(m.features, m.featSel)
 	case mmioQueueNumMax:
@@ -137,6 +144,8 @@ func (m *mmioDev) Write32(off, v uint32) {
 		setHalf(&q.driver, (off-mmioQueueDriverLow)/4, v)
 	case mmioQueueDeviceLow, mmioQueueDeviceHigh:
 		setHalf(&q.device, (off-mmioQueueDeviceLow)/4, v)
+	case mmioInterruptACK:
+		m.isr &^= v
 	case mmioQueueNotify:
 		if m.onNotify != nil {
 			m.onNotify(v)
@@ -240,6 +249,45 @@ func TestDeviceSetup(t *testing.T) {
 	m.status |= StatusNeedsReset
 	if !d.NeedsReset() {
 		t.Error("NeedsReset missed NEEDS_RESET")
+	}
+}
+
+// TestDeviceRestartQueue: after a reset the driver hands the same queue
+// memory to the device again, emptied.
+func TestDeviceRestartQueue(t *testing.T) {
+	m := newMMIODev(2, 1<<FeatureVersion1)
+	tr, _ := NewMMIO(m)
+	a := newArena(1 << 20)
+	d, err := Negotiate(tr, a, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := d.SetupQueue(1, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p := buf(t, a, 16)
+	if _, err := q.Add([]Buffer{{p, 16, true}}); err != nil {
+		t.Fatal(err)
+	}
+	used := a.used
+	if d, err = Negotiate(tr, a, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RestartQueue(q); err != nil {
+		t.Fatal(err)
+	}
+	desc, driver, device := q.Addrs()
+	mq := m.queues[1]
+	if mq.desc != desc || mq.driver != driver || mq.device != device || mq.num != 16 || mq.ready != 1 {
+		t.Errorf("queue registers %+v after restart", mq)
+	}
+	if q.NumFree() != 16 || q.InFlight() != 0 || a.used != used {
+		t.Errorf("restarted queue: %d free, %d in flight, %d bytes allocated", q.NumFree(), q.InFlight(), a.used-used)
+	}
+	m.queues[1].max = 8
+	if err := d.RestartQueue(q); !errors.Is(err, ErrNoQueue) {
+		t.Errorf("restart on a smaller queue = %v, want ErrNoQueue", err)
 	}
 }
 

@@ -16,13 +16,17 @@
 //     initialization 4.1.5); virtio over MMIO 4.2 (registers 4.2.2,
 //     initialization 4.2.3, legacy version 1 registers 4.2.4).
 //   - Network device: 5.1 (feature bits 5.1.3, configuration 5.1.4, the
-//     packet header 5.1.6).
+//     packet header 5.1.6, receive buffers 5.1.6.3, mergeable buffers
+//     5.1.6.4). Net is the driver (nic.Device).
+//   - Entropy device: 5.4. RNG is the driver.
 //
 // Drivers are ordinary Go code in goroutines. Everything that touches
 // hardware comes in through interfaces the boot sequence passes in: Regs
 // and SizedRegs for registers (MMIO windows, PCI BAR regions, I/O ports)
-// and DMA for physically contiguous memory. Tests drive the code with a
-// fake device working on a byte arena.
+// and DMA for physically contiguous memory, and IRQ for the interrupt
+// (nil: the driver polls). Tests drive the code with fake devices working
+// on a byte arena: ring devices, virtio-mmio registers, and a virtio-net
+// and an entropy device behind them.
 //
 // The ring code assumes it may access the rings' 16-bit index fields
 // through the aligned 32-bit words that contain them, with sync/atomic;

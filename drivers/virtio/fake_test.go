@@ -1,8 +1,10 @@
 package virtio
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -71,6 +73,31 @@ func (a *arena) put32(p uint64, v uint32) {
 	le.PutUint32(b, v)
 }
 
+// load16 and store16 access a ring index or event field atomically
+// through its aligned word, as the driver does (see Queue), so that the
+// fake may run concurrently with a driver goroutine.
+func (a *arena) word(p uint64) *uint32 {
+	b, err := a.at(p&^3, 4)
+	if err != nil {
+		panic(err)
+	}
+	return (*uint32)(unsafe.Pointer(&b[0]))
+}
+
+func (a *arena) load16(p uint64) uint16 {
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], atomic.LoadUint32(a.word(p)))
+	return le.Uint16(b[p&2:])
+}
+
+func (a *arena) store16(p uint64, v uint16) {
+	w := a.word(p)
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], atomic.LoadUint32(w))
+	le.PutUint16(b[p&2:], v)
+	atomic.StoreUint32(w, binary.NativeEndian.Uint32(b[:]))
+}
+
 // request is a descriptor chain as the device sees it.
 type request struct {
 	head     uint16
@@ -80,15 +107,17 @@ type request struct {
 }
 
 // ringDev is the device side of one split virtqueue, working on the
-// arena through physical addresses only, as a device would. It runs in
-// the test goroutine (from Notify or explicitly), so it uses plain
-// accesses.
+// arena through physical addresses only, as a device would. It accesses
+// the index and event fields atomically and the rest plainly, like the
+// driver, so it may run in another goroutine than the driver's as long
+// as one goroutine at a time drives it.
 type ringDev struct {
 	a                  *arena
 	size               uint16
 	desc, avail, used  uint64
 	eventIdx           bool
 	lastAvail, usedIdx uint16
+	filled             uint16 // used entries not yet published
 
 	// handle serves a request and returns the bytes it wrote; nil
 	// copies the readable bytes into the writable buffers.
@@ -123,15 +152,15 @@ func (d *ringDev) fail(err error) {
 	}
 }
 
-func (d *ringDev) availIdx() uint16 { return d.a.u16(d.avail + 2) }
+func (d *ringDev) availIdx() uint16 { return d.a.load16(d.avail + 2) }
 func (d *ringDev) availFlags() uint16 {
-	return d.a.u16(d.avail)
+	return d.a.load16(d.avail)
 }
-func (d *ringDev) usedEvent() uint16 { return d.a.u16(d.avail + 4 + 2*uint64(d.size)) }
+func (d *ringDev) usedEvent() uint16 { return d.a.load16(d.avail + 4 + 2*uint64(d.size)) }
 func (d *ringDev) setAvailEvent(v uint16) {
-	d.a.put16(d.used+4+8*uint64(d.size), v)
+	d.a.store16(d.used+4+8*uint64(d.size), v)
 }
-func (d *ringDev) setUsedFlags(v uint16) { d.a.put16(d.used, v) }
+func (d *ringDev) setUsedFlags(v uint16) { d.a.store16(d.used, v) }
 
 // pop takes the next available chain.
 func (d *ringDev) pop() (*request, bool) {
@@ -195,19 +224,39 @@ func (d *ringDev) walk(head uint16) (*request, error) {
 
 // complete pushes a used entry and decides whether to interrupt.
 func (d *ringDev) complete(head uint16, n uint32) {
-	e := d.used + 4 + 8*uint64(d.usedIdx%d.size)
+	d.fill(head, n)
+	d.flush()
+}
+
+// fill writes a used entry without publishing it; flush publishes the
+// entries filled since the last flush with one index update, as devices
+// do for the buffers of one frame, and reports whether the device
+// interrupts.
+func (d *ringDev) fill(head uint16, n uint32) {
+	e := d.used + 4 + 8*uint64((d.usedIdx+d.filled)%d.size)
 	d.a.put32(e, uint32(head))
 	d.a.put32(e+4, n)
+	d.filled++
+}
+
+func (d *ringDev) flush() bool {
+	if d.filled == 0 {
+		return false
+	}
 	old := d.usedIdx
-	d.usedIdx++
-	d.a.put16(d.used+2, d.usedIdx)
+	d.usedIdx += d.filled
+	d.filled = 0
+	d.a.store16(d.used+2, d.usedIdx)
+	var irq bool
 	if d.eventIdx {
-		if NeedEvent(d.usedEvent(), d.usedIdx, old) {
-			d.interrupts++
-		}
-	} else if d.availFlags()&availFlagNoInterrupt == 0 {
+		irq = NeedEvent(d.usedEvent(), d.usedIdx, old)
+	} else {
+		irq = d.availFlags()&availFlagNoInterrupt == 0
+	}
+	if irq {
 		d.interrupts++
 	}
+	return irq
 }
 
 // process serves every available chain.

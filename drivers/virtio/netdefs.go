@@ -4,6 +4,7 @@ package virtio
 const (
 	NetFeatureCsum      = 0  // device handles partial checksums on transmit
 	NetFeatureGuestCsum = 1  // driver handles partial checksums on receive
+	NetFeatureMTU       = 3  // configuration has the maximum MTU
 	NetFeatureMAC       = 5  // configuration has a MAC address
 	NetFeatureGuestTSO4 = 7  // driver takes TSOv4 on receive
 	NetFeatureGuestTSO6 = 8  // driver takes TSOv6 on receive
@@ -20,7 +21,7 @@ const (
 	NetConfigMAC       = 0  // [6]byte, with NetFeatureMAC
 	NetConfigStatus    = 6  // uint16, with NetFeatureStatus
 	NetConfigMaxQPairs = 8  // uint16, with NetFeatureMQ
-	NetConfigMTU       = 10 // uint16, with VIRTIO_NET_F_MTU (3)
+	NetConfigMTU       = 10 // uint16, with NetFeatureMTU
 
 	NetStatusLinkUp   = 1
 	NetStatusAnnounce = 2

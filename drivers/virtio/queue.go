@@ -199,6 +199,23 @@ func NewQueue(dma DMA, n Notifier, index, size uint16, features uint64, legacy b
 	return q, nil
 }
 
+// Reset returns q to its state after NewQueue, for a device that was
+// reset: the device forgot the chains in flight, and so does q. The
+// memory and indirect tables are kept.
+func (q *Queue) Reset() {
+	clear(q.mem)
+	for i := range q.next {
+		q.next[i] = uint16(i + 1)
+	}
+	clear(q.chains)
+	q.freeHead, q.numFree, q.inFlight = 0, q.size, 0
+	q.availIdx, q.availFlags, q.kicked, q.lastUsed = 0, 0, 0, 0
+	q.freeTables = q.freeTables[:0]
+	for i := range q.tables {
+		q.freeTables = append(q.freeTables, int32(i))
+	}
+}
+
 // Index is the queue's number on its device.
 func (q *Queue) Index() uint16 { return q.index }
 
@@ -225,7 +242,7 @@ func (q *Queue) Add(bufs []Buffer) (head uint16, err error) {
 	switch {
 	case n == 0:
 		return 0, ErrNoBuffers
-	case n > int(q.size):
+	case n > int(q.size) && !(q.indirect && n <= indirectMax):
 		return 0, ErrChainTooLong
 	case q.numFree == 0:
 		return 0, ErrQueueFull
@@ -245,6 +262,9 @@ func (q *Queue) Add(bufs []Buffer) (head uint16, err error) {
 		if head, ok := q.addIndirect(bufs, writable); ok {
 			return head, nil
 		}
+	}
+	if n > int(q.size) {
+		return 0, ErrChainTooLong // no indirect table to be had
 	}
 	if n > int(q.numFree) {
 		return 0, ErrQueueFull

@@ -652,3 +652,32 @@ func TestHotPathAllocs(t *testing.T) {
 		t.Errorf("%v allocations per round trip, want 0", n)
 	}
 }
+
+// TestIndirectLongerThanQueue: an indirect table may hold more buffers
+// than the ring has descriptors (2.7.5.3.1 bounds it by the table, not
+// the queue), up to the table size.
+func TestIndirectLongerThanQueue(t *testing.T) {
+	a, q, dev := setup(t, 4, indirect, false)
+	dev.auto = true
+	data, p := buf(t, a, 64)
+	copy(data, "abcdefghij")
+	ten := make([]Buffer, 10)
+	for i := range 9 {
+		ten[i] = Buffer{p + uint64(i), 1, false}
+	}
+	ten[9] = Buffer{p + 32, 16, true}
+	head, err := q.Add(ten)
+	if err != nil {
+		t.Fatalf("10-buffer chain on a 4-entry queue: %v", err)
+	}
+	q.Kick()
+	if h, n, ok, err := q.Used(); !ok || err != nil || h != head || n != 9 || string(data[32:41]) != "abcdefghi" {
+		t.Errorf("Used = %d %d %v %v, data %q", h, n, ok, err, data[32:41])
+	}
+	if _, err := q.Add(make([]Buffer, indirectMax+1)); !errors.Is(err, ErrChainTooLong) {
+		t.Errorf("chain beyond an indirect table: %v, want ErrChainTooLong", err)
+	}
+	if dev.err != nil {
+		t.Fatal(dev.err)
+	}
+}

@@ -37,6 +37,7 @@ const (
 // Reserved feature bit numbers (6). A feature set is a uint64 with bit n
 // set for feature n.
 const (
+	FeatureAnyLayout      = 27 // legacy: headers need not have their own descriptor
 	FeatureIndirectDesc   = 28
 	FeatureEventIdx       = 29
 	FeatureVersion1       = 32
