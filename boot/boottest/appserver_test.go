@@ -1,0 +1,160 @@
+package boottest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"gosv/boot/qemu"
+)
+
+// serverVM boots an application image with guest port guestPort
+// forwarded from the host over QEMU user networking.
+func serverVM(t *testing.T, image, cmdline string, guestPort int) (*Running, string) {
+	t.Helper()
+	port := FreePort(t)
+	r := Start(t, qemu.Config{
+		Initrd: image, Cmdline: cmdline, CPUs: 2, MemoryMB: 256, Timeout: 5 * time.Minute,
+		NICs: []qemu.NIC{{HostForward: []string{HostForward(port, guestPort)}}},
+	})
+	return r, fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// TestGoHTTPServer runs an unmodified static Go net/http server in gosv
+// and serves many concurrent clients from the host.
+func TestGoHTTPServer(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "httpserver")
+	wd, _ := os.Getwd()
+	Build(t, filepath.Join(wd, "testdata", "httpserver"), []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "go", "build", "-o", bin, ".")
+	r, addr := serverVM(t, AppImage(t, bin), "/bin/httpserver", 8080)
+	if code, body := r.WaitHTTP("http://"+addr+"/", 2*time.Minute); code != 200 || body != "hello from "+addr+"\n" {
+		t.Fatalf("GET / = %d %q", code, body)
+	}
+	const clients, requests = 32, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*requests)
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			// Each client keeps its own connection alive across requests.
+			hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			for i := 0; i < requests; i++ {
+				msg := fmt.Sprintf("client %d request %d", c, i)
+				resp, err := hc.Post("http://"+addr+"/echo", "text/plain", bytes.NewBufferString(msg))
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || string(b) != msg {
+					errs <- fmt.Errorf("%s: got %q, %v", msg, b, err)
+					return
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// A response of many segments arrives whole.
+	resp, err := http.Get("http://" + addr + "/size/4000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != 4000000 {
+		t.Errorf("GET /size/4000000: %d bytes, %v", n, err)
+	}
+	http.Get("http://" + addr + "/quit")
+	if res := r.Wait(); !res.Exited || res.GuestStatus != 0 {
+		t.Errorf("after /quit: exited %v, status %d\n%s", res.Exited, res.GuestStatus, res.Serial)
+	}
+}
+
+// TestCEchoServer runs a static musl C TCP echo server (a thread per
+// connection) in gosv and echoes many concurrent connections.
+func TestCEchoServer(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "echoserver")
+	wd, _ := os.Getwd()
+	Build(t, filepath.Join(wd, "testdata", "echoserver"), nil, "musl-gcc", "-static", "-O2", "-o", bin, "echo.c", "-lpthread")
+	r, addr := serverVM(t, AppImage(t, bin), "/bin/echoserver 7777", 7777)
+	var conn net.Conn
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err == nil {
+			// QEMU accepts before the guest does: only an echo proves
+			// the server is up.
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			c.Write([]byte("ping\n"))
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if err == nil && line == "ping\n" {
+				conn = c
+				break
+			}
+			c.Close()
+		}
+		if r.Exited() || time.Now().After(deadline) {
+			t.Fatalf("echo server not reachable: %v\n%s", err, r.Serial())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	conn.Close()
+	const clients, rounds = 32, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(90 * time.Second))
+			rd := bufio.NewReader(conn)
+			for i := 0; i < rounds; i++ {
+				msg := fmt.Sprintf("client %d round %d %s\n", c, i, bytes.Repeat([]byte{'x'}, c*50))
+				if _, err := conn.Write([]byte(msg)); err != nil {
+					errs <- err
+					return
+				}
+				got, err := rd.ReadString('\n')
+				if err != nil || got != msg {
+					errs <- fmt.Errorf("client %d round %d: got %q, %v", c, i, got, err)
+					return
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Write([]byte("QUIT\n"))
+		io.ReadAll(c)
+		c.Close()
+	}
+	if res := r.Wait(); !res.Exited || res.GuestStatus != 0 {
+		t.Errorf("after QUIT: exited %v, status %d\n%s", res.Exited, res.GuestStatus, res.Serial)
+	}
+}
