@@ -67,7 +67,7 @@ var stdlibPackages = []stdlibPackage{
 	{path: "bytes"},
 	{path: "math"},
 	{
-		path: "encoding/json",
+		path:     "encoding/json",
 		awaiting: []skipped{{"TestHTTPDecoding", noSockets + " (httptest listens on loopback)"}},
 	},
 	{path: "regexp"},
@@ -80,11 +80,11 @@ var stdlibPackages = []stdlibPackage{
 	{path: "archive/tar"},
 	{path: "text/template"},
 	{
-		path: "context",
+		path:     "context",
 		awaiting: []skipped{{"ExampleAfterFunc_connection", noSockets}},
 	},
 	{
-		path: "compress/gzip",
+		path:     "compress/gzip",
 		awaiting: []skipped{{"Example_compressingReader", noSockets + " (httptest)"}},
 	},
 }
