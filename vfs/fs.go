@@ -200,7 +200,8 @@ func (d Dir) start(op, p string) (*walker, error) {
 		return nil, &fs.PathError{Op: op, Path: p[:64] + "...", Err: syscall.ENAMETOOLONG}
 	}
 	if d.fs == nil {
-		return nil, &fs.PathError{Op: op, Path: p, Err: syscall.EBADF}
+		// The zero Dir, as of a pipe's fd: no directory.
+		return nil, &fs.PathError{Op: op, Path: p, Err: syscall.ENOTDIR}
 	}
 	t := d.fs.table.Load()
 	if t == nil || t.mounts["/"] == nil {

@@ -607,7 +607,7 @@ func TestDirHoldsDirectory(t *testing.T) {
 		{"rmdir dot", lib.Rmdir("."), syscall.EINVAL},
 		{"file as dir", second(hosts.Resolve("x", true)), syscall.ENOTDIR},
 		{"file itself", second(hosts.Resolve(".", true)), syscall.ENOTDIR},
-		{"zero Dir", second(vfs.Dir{}.Resolve("x", true)), syscall.EBADF},
+		{"zero Dir", second(vfs.Dir{}.Resolve("x", true)), syscall.ENOTDIR},
 	} {
 		if got := vfs.Errno(c.err); got != c.want {
 			t.Errorf("%s: error %v, want errno %d (%v)", c.name, c.err, c.want, c.want)

@@ -526,18 +526,22 @@ func (s *Server) statx(r *kernel.Request) (int64, error) {
 		return 0, err
 	}
 	var n vfs.Node
+	var at vfs.Dir
+	if p == "" && flags&atEmptyPath != 0 && int32(r.Args[0]) == atFDCWD {
+		p = "." // the working directory itself
+	}
 	if p == "" && flags&atEmptyPath != 0 {
 		f, err := s.file(r)
 		if err != nil {
 			return 0, err
 		}
-		n = f.node
+		n, at = f.node, f.at
 	} else {
 		base, err := s.baseOf(r, r.Args[0], p)
 		if err != nil {
 			return 0, err
 		}
-		if n, err = base.Resolve(p, flags&atSymlinkNofollow == 0); err != nil {
+		if n, at, err = base.Walk(p, flags&atSymlinkNofollow == 0); err != nil {
 			return 0, err
 		}
 	}
@@ -564,9 +568,9 @@ func (s *Server) statx(r *kernel.Request) (int64, error) {
 	putStatxTime(buf+64, st.Atime)
 	putStatxTime(buf+96, st.Ctime)
 	putStatxTime(buf+112, st.Mtime)
-	put32(buf+128, uint32(st.Rdev>>8&0xfff)) // rdev major
-	put32(buf+132, uint32(st.Rdev&0xff))     // rdev minor
-	put32(buf+140, 1)                        // dev minor
+	put32(buf+128, uint32(st.Rdev>>8&0xfff))   // rdev major
+	put32(buf+132, uint32(st.Rdev&0xff))       // rdev minor
+	put32(buf+140, uint32(s.devOf(at.Path()))) // dev minor, as st_dev
 	return 0, nil
 }
 
