@@ -18,8 +18,19 @@ import (
 func (s *Server) openFIFO(n vfs.Node, at vfs.Dir, flags int) (int64, error) {
 	read := flags&oAccMode != oWronly
 	write := flags&oAccMode != oRdonly
-	nonblock := flags&oNonblock != 0
+	p, err := s.joinFIFO(n, read, write, flags&oNonblock != 0)
+	if err != nil {
+		return 0, err
+	}
+	f := &openFile{node: n, at: at, path: at.Path(), pipe: p, pipeRead: read, pipeWrite: write, fifo: true,
+		flags: flags &^ (oCreat | oExcl | oTrunc | oCloexec)}
+	return s.add(f, flags&oCloexec != 0)
+}
 
+// joinFIFO opens the read end, the write end or both of n's pipe
+// (making the pipe if n has none), waiting for the other end as
+// openFIFO says.
+func (s *Server) joinFIFO(n vfs.Node, read, write, nonblock bool) (*pipe, error) {
 	s.mu.Lock()
 	p := s.fifos[n]
 	if p == nil {
@@ -29,13 +40,13 @@ func (s *Server) openFIFO(n vfs.Node, at vfs.Dir, flags int) (int64, error) {
 	}
 	p.mu.Lock()
 	if write && !read && nonblock && p.readers == 0 {
-		unused := p.readers == 0 && p.writers == 0
+		unused := p.writers == 0
 		p.mu.Unlock()
 		if unused {
 			delete(s.fifos, n)
 		}
 		s.mu.Unlock()
-		return 0, syscall.ENXIO
+		return nil, syscall.ENXIO
 	}
 	ropens, wopens := p.ropens, p.wopens
 	if read {
@@ -51,22 +62,21 @@ func (s *Server) openFIFO(n vfs.Node, at vfs.Dir, flags int) (int64, error) {
 	p.mu.Unlock()
 	s.mu.Unlock()
 
-	if !nonblock && read != write {
-		p.mu.Lock()
-		if read {
-			for p.writers == 0 && p.wopens == wopens {
-				p.cond.Wait()
-			}
-		} else {
-			for p.readers == 0 && p.ropens == ropens {
-				p.cond.Wait()
-			}
-		}
-		p.mu.Unlock()
+	if nonblock || read == write {
+		return p, nil
 	}
-	f := &openFile{node: n, at: at, path: at.Path(), pipe: p, pipeRead: read, pipeWrite: write, fifo: true,
-		flags: flags &^ (oCreat | oExcl | oTrunc | oCloexec)}
-	return s.add(f, flags&oCloexec != 0)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if read {
+		for p.writers == 0 && p.wopens == wopens {
+			p.cond.Wait()
+		}
+	} else {
+		for p.readers == 0 && p.ropens == ropens {
+			p.cond.Wait()
+		}
+	}
+	return p, nil
 }
 
 // closePipeEnds closes the pipe ends of f, whose handle is h (-1 if it
