@@ -552,20 +552,19 @@ func (d Dir) Symlink(target, p string) (Node, error) {
 	return n, nil
 }
 
-// Mknod makes a regular file or a FIFO (mknod(2)); mode is the type
-// (0 for a regular file) and the permission bits. Devices fail with
-// EPERM (the application may not make them), directories with EPERM
-// and unknown types with EINVAL, as Linux's mknod does.
+// Mknod makes a regular file, a FIFO or a socket's name (mknod(2), and
+// bind(2) of a unix socket); mode is the type (0 for a regular file) and
+// the permission bits. Devices fail with EPERM (the application may not
+// make them), directories with EPERM and unknown types with EINVAL, as
+// Linux's mknod does.
 func (d Dir) Mknod(p string, mode uint32) (Node, error) {
 	fail := func(e error) (Node, error) { return nil, &fs.PathError{Op: "mknod", Path: p, Err: e} }
 	switch mode & S_IFMT {
 	case 0:
 		mode |= S_IFREG
-	case S_IFREG, S_IFIFO:
+	case S_IFREG, S_IFIFO, S_IFSOCK:
 	case S_IFCHR, S_IFBLK, S_IFDIR:
 		return fail(syscall.EPERM)
-	case S_IFSOCK:
-		return fail(syscall.EOPNOTSUPP) // sockets are not files here
 	default:
 		return fail(syscall.EINVAL)
 	}

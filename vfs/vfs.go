@@ -197,9 +197,11 @@ func ChangeAttr(n Node, c AttrChange) error {
 // Mknoder is implemented by directories of file systems that hold
 // special files.
 type Mknoder interface {
-	// Mknod makes a file of the type in mode (S_IFREG or S_IFIFO; mode
-	// has the permission bits too): EEXIST if the name exists, EPERM
-	// for other types.
+	// Mknod makes a file of the type in mode (S_IFREG, S_IFIFO or
+	// S_IFSOCK; mode has the permission bits too): EEXIST if the name
+	// exists, EPERM for other types. The syscall layer gives FIFOs and
+	// sockets their behaviour; the file system only keeps their names
+	// and metadata.
 	Mknod(name string, mode uint32) (Node, error)
 }
 

@@ -202,6 +202,9 @@ func (s *Server) openPath(cwd vfs.Dir, p string, flags int, mode uint32) (int64,
 	if st.Mode&vfs.S_IFMT == vfs.S_IFIFO && flags&oPath == 0 {
 		return s.openFIFO(node, at, flags)
 	}
+	if st.Mode&vfs.S_IFMT == vfs.S_IFSOCK && flags&oPath == 0 {
+		return 0, syscall.ENXIO // sockets are connected to, not opened
+	}
 	writing := flags&oAccMode != oRdonly
 	if writing && st.IsDir() {
 		return 0, syscall.EISDIR

@@ -1,6 +1,6 @@
 // Package ramfs is a writable in-memory file system (like Linux's tmpfs):
-// regular files, directories, symbolic links and FIFOs (whose pipes the
-// syscall layer keeps), with creation, writes at any offset (holes cost
+// regular files, directories, symbolic links, FIFOs and sockets (whose
+// pipes and connections the syscall layer keeps), with creation, writes at any offset (holes cost
 // no memory), truncation, unlink, rename within the file system, hard
 // links, mkdir and rmdir, and changeable mode, owner and times. It is safe for concurrent
 // use: one mutex per file system guards all its nodes.
@@ -374,10 +374,10 @@ func (n *node) Mkdir(name string, perm uint32) (vfs.Node, error) {
 	return n.create(name, vfs.S_IFDIR|perm&vfs.PermMask)
 }
 
-// Mknod implements vfs.Mknoder: regular files and FIFOs.
+// Mknod implements vfs.Mknoder: regular files, FIFOs and sockets.
 func (n *node) Mknod(name string, mode uint32) (vfs.Node, error) {
 	switch mode & vfs.S_IFMT {
-	case vfs.S_IFREG, vfs.S_IFIFO:
+	case vfs.S_IFREG, vfs.S_IFIFO, vfs.S_IFSOCK:
 	default:
 		return nil, syscall.EPERM
 	}

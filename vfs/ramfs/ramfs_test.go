@@ -535,6 +535,7 @@ func TestMknod(t *testing.T) {
 		{"device", second(d.Mknod("c", vfs.S_IFCHR)), syscall.EPERM},
 		{"directory", second(d.Mknod("d", vfs.S_IFDIR)), syscall.EPERM},
 		{"regular", second(d.Mknod("r", vfs.S_IFREG|0o600)), nil},
+		{"socket", second(d.Mknod("s", vfs.S_IFSOCK|0o600)), nil},
 		{"unlink FIFO", root.(vfs.DirWriter).Unlink("p"), nil},
 	} {
 		if c.got != c.want {
