@@ -19,7 +19,11 @@ const (
 )
 
 const (
-	maxFDs        = 256
+	// maxFDs is the size of each process's fd table (RLIMIT_NOFILE): at
+	// 32 bytes an entry, the two processes' tables take 64 KiB. Go's os
+	// tests keep hundreds of files open for the garbage collector to
+	// close; 256 was too few.
+	maxFDs        = 1024
 	maxEpolls     = 8
 	maxEpollItems = 512
 

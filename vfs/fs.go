@@ -101,27 +101,61 @@ func (f *FS) Mounts() []string {
 	return ps
 }
 
+// Dir is where relative path names start: a working directory or an
+// open directory (the dirfd of an *at() call). A Dir from At names a
+// path, resolved afresh on every use; a Dir from Walk holds the resolved
+// directory itself, so names relative to it keep resolving in that
+// directory after it is renamed or moved, as they do relative to a Linux
+// directory fd (its "..", mount point and reported path stay those it
+// was resolved with).
+type Dir struct {
+	fs     *FS
+	path   string
+	frames []frame // the resolved stack; nil: resolve path
+}
+
+// At returns the Dir for cwd, an absolute canonical directory path such
+// as Walk's Dir.Path returns.
+func (f *FS) At(cwd string) Dir { return Dir{fs: f, path: cwd} }
+
+// Path returns the canonical absolute path d was resolved by.
+func (d Dir) Path() string { return d.path }
+
 // Resolve returns the node path names, relative paths starting at cwd
 // (an absolute, canonical directory path such as ResolvePath returns).
 // If followLast is false and the last component is a symbolic link, the
 // link itself is returned (lstat, O_NOFOLLOW).
 func (f *FS) Resolve(cwd, p string, followLast bool) (Node, error) {
-	n, _, err := f.ResolvePath(cwd, p, followLast)
-	return n, err
+	return f.At(cwd).Resolve(p, followLast)
 }
 
 // ResolvePath is Resolve that also returns the node's canonical absolute
 // path (symbolic links, "." and ".." gone): what chdir stores as the new
 // working directory and getcwd reports.
 func (f *FS) ResolvePath(cwd, p string, followLast bool) (Node, string, error) {
-	w, err := f.start("resolve", cwd, p)
+	n, at, err := f.At(cwd).Walk(p, followLast)
+	return n, at.path, err
+}
+
+// Resolve is FS.Resolve relative to d.
+func (d Dir) Resolve(p string, followLast bool) (Node, error) {
+	n, _, err := d.Walk(p, followLast)
+	return n, err
+}
+
+// Walk resolves p relative to d as Resolve does and returns the node
+// with its Dir, which holds the node itself: relative paths resolved
+// from it start in that node (ENOTDIR unless it is a directory) even
+// after it has moved.
+func (d Dir) Walk(p string, followLast bool) (Node, Dir, error) {
+	w, err := d.start("resolve", p)
 	if err != nil {
-		return nil, "", err
+		return nil, Dir{}, err
 	}
 	if _, err := w.run(split(p), followLast, strings.HasSuffix(p, "/"), false); err != nil {
-		return nil, "", &fs.PathError{Op: "resolve", Path: p, Err: err}
+		return nil, Dir{}, &fs.PathError{Op: "resolve", Path: p, Err: err}
 	}
-	return w.top().node, w.path(), nil
+	return w.top().node, Dir{fs: d.fs, path: w.path(), frames: slices.Clone(w.stack)}, nil
 }
 
 // Lookup resolves all but the last component of p and returns that
@@ -132,41 +166,53 @@ func (f *FS) ResolvePath(cwd, p string, followLast bool) (Node, string, error) {
 // result is the parent and name of its target, as open(O_CREAT) without
 // O_EXCL requires.
 func (f *FS) Lookup(cwd, p string, followLast bool) (dir Node, name string, err error) {
-	w, name, err := f.lookup("lookup", cwd, p, followLast)
+	return f.At(cwd).Lookup(p, followLast)
+}
+
+// Lookup is FS.Lookup relative to d.
+func (d Dir) Lookup(p string, followLast bool) (dir Node, name string, err error) {
+	w, name, _, err := d.lookup("lookup", p, followLast)
 	if err != nil {
 		return nil, "", err
 	}
 	return w.top().node, name, nil
 }
 
-func (f *FS) lookup(op, cwd, p string, followLast bool) (*walker, string, error) {
-	w, err := f.start(op, cwd, p)
-	if err != nil {
-		return nil, "", err
+// lookup resolves the parent of p's last component. slash reports that
+// the name had a trailing slash (its own, or a followed link's target's).
+func (d Dir) lookup(op, p string, followLast bool) (w *walker, name string, slash bool, err error) {
+	if w, err = d.start(op, p); err != nil {
+		return nil, "", false, err
 	}
-	name, err := w.run(split(p), followLast, false, true)
+	name, err = w.run(split(p), followLast, strings.HasSuffix(p, "/"), true)
 	if err != nil {
-		return nil, "", &fs.PathError{Op: op, Path: p, Err: err}
+		return nil, "", false, &fs.PathError{Op: op, Path: p, Err: err}
 	}
-	return w, name, nil
+	return w, name, w.slash, nil
 }
 
-// start checks p and positions a walker at "/" or at cwd.
-func (f *FS) start(op, cwd, p string) (*walker, error) {
+// start checks p and positions a walker at "/" or at d.
+func (d Dir) start(op, p string) (*walker, error) {
 	switch {
 	case p == "":
 		return nil, &fs.PathError{Op: op, Path: p, Err: syscall.ENOENT}
 	case len(p) >= PathMax:
 		return nil, &fs.PathError{Op: op, Path: p[:64] + "...", Err: syscall.ENAMETOOLONG}
 	}
-	t := f.table.Load()
+	if d.fs == nil {
+		// The zero Dir, as of a pipe's fd: no directory.
+		return nil, &fs.PathError{Op: op, Path: p, Err: syscall.ENOTDIR}
+	}
+	t := d.fs.table.Load()
 	if t == nil || t.mounts["/"] == nil {
 		return nil, &fs.PathError{Op: op, Path: p, Err: syscall.ENOENT}
 	}
 	w := &walker{t: t, stack: []frame{{node: t.mounts["/"], dir: true, mnt: "/"}}}
 	if p[0] != '/' {
-		if _, err := w.run(split(cwd), true, true, false); err != nil {
-			return nil, &fs.PathError{Op: op, Path: cwd, Err: err}
+		if d.frames != nil {
+			w.stack = append(w.stack[:0], d.frames...)
+		} else if _, err := w.run(split(d.path), true, true, false); err != nil {
+			return nil, &fs.PathError{Op: op, Path: d.path, Err: err}
 		}
 	}
 	return w, nil
@@ -184,6 +230,9 @@ type walker struct {
 	t     *mountTable
 	stack []frame
 	links int
+	// slash is set by a parent lookup (wantParent) whose last name had a
+	// trailing slash.
+	slash bool
 }
 
 func (w *walker) top() *frame { return &w.stack[len(w.stack)-1] }
@@ -273,6 +322,7 @@ func (w *walker) run(rest []string, followLast, mustDir, wantParent bool) (strin
 			return "", syscall.ENAMETOOLONG
 		}
 		if last && wantParent {
+			w.slash = mustDir
 			if !followLast || c == "." || c == ".." {
 				return c, nil
 			}
@@ -352,9 +402,43 @@ func (w *walker) isMount(name string) bool {
 	return w.t.mounts[w.pathWith(name)] != nil
 }
 
+// The FS methods below resolve relative paths from a working directory
+// path; the Dir methods of the same names from a Dir.
+
 // Mkdir makes a directory (mkdir(2)).
-func (f *FS) Mkdir(cwd, p string, perm uint32) (Node, error) {
-	w, name, err := f.lookup("mkdir", cwd, p, false)
+func (f *FS) Mkdir(cwd, p string, perm uint32) (Node, error) { return f.At(cwd).Mkdir(p, perm) }
+
+// Create is Dir.Create from cwd.
+func (f *FS) Create(cwd, p string, perm uint32, excl bool) (n Node, created bool, err error) {
+	return f.At(cwd).Create(p, perm, excl)
+}
+
+// Symlink makes a symbolic link at p pointing to target (symlink(2)).
+func (f *FS) Symlink(target, cwd, p string) (Node, error) { return f.At(cwd).Symlink(target, p) }
+
+// Mknod is Dir.Mknod from cwd.
+func (f *FS) Mknod(cwd, p string, mode uint32) (Node, error) { return f.At(cwd).Mknod(p, mode) }
+
+// Unlink removes a non-directory (unlink(2)).
+func (f *FS) Unlink(cwd, p string) error { return f.At(cwd).Unlink(p) }
+
+// Rmdir removes an empty directory (rmdir(2)).
+func (f *FS) Rmdir(cwd, p string) error { return f.At(cwd).Rmdir(p) }
+
+// Rename moves oldPath to newPath (rename(2)), both relative to cwd.
+func (f *FS) Rename(cwd, oldPath, newPath string) error {
+	return f.At(cwd).Rename(oldPath, f.At(cwd), newPath)
+}
+
+// Link makes newPath another name of oldPath (link(2)), both relative
+// to cwd.
+func (f *FS) Link(cwd, oldPath, newPath string) error {
+	return f.At(cwd).Link(oldPath, f.At(cwd), newPath)
+}
+
+// Mkdir makes a directory (mkdir(2)).
+func (d Dir) Mkdir(p string, perm uint32) (Node, error) {
+	w, name, _, err := d.lookup("mkdir", p, false)
 	if err != nil {
 		return nil, err
 	}
@@ -385,14 +469,15 @@ func existsOr(dir Node, name string, err error) error {
 // Create opens or creates a regular file as open(2) with O_CREAT does:
 // with excl (O_EXCL) an existing name fails with EEXIST and a trailing
 // symbolic link is not followed; otherwise an existing file is returned
-// (created false) and a dangling link's target is created.
-func (f *FS) Create(cwd, p string, perm uint32, excl bool) (n Node, created bool, err error) {
-	w, name, err := f.lookup("create", cwd, p, !excl)
+// (created false) and a dangling link's target is created. A trailing
+// slash, in p or in a followed link's target, fails with EISDIR.
+func (d Dir) Create(p string, perm uint32, excl bool) (n Node, created bool, err error) {
+	w, name, slash, err := d.lookup("create", p, !excl)
 	if err != nil {
 		return nil, false, err
 	}
 	fail := func(e error) (Node, bool, error) { return nil, false, &fs.PathError{Op: "create", Path: p, Err: e} }
-	if name == "." || name == ".." || strings.HasSuffix(p, "/") {
+	if name == "." || name == ".." || slash {
 		return fail(syscall.EISDIR)
 	}
 	for attempt := 0; ; attempt++ {
@@ -422,8 +507,33 @@ func (f *FS) Create(cwd, p string, perm uint32, excl bool) (n Node, created bool
 	}
 }
 
+// newName finds the parent directory for a new non-directory at p, with
+// Linux's errnos: EEXIST for "."/".."/mount points and existing names,
+// EROFS, and ENOENT for a trailing slash (a directory was asked for).
+func (d Dir) newName(op, p string) (*walker, DirWriter, string, error) {
+	w, name, slash, err := d.lookup(op, p, false)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if name == "." || name == ".." || w.isMount(name) {
+		return nil, nil, "", &fs.PathError{Op: op, Path: p, Err: syscall.EEXIST}
+	}
+	dir := w.top().node
+	dw, ok := dir.(DirWriter)
+	switch {
+	case !ok:
+		err = existsOr(dir, name, syscall.EROFS)
+	case slash:
+		err = existsOr(dir, name, syscall.ENOENT)
+	}
+	if err != nil {
+		return nil, nil, "", &fs.PathError{Op: op, Path: p, Err: err}
+	}
+	return w, dw, name, nil
+}
+
 // Symlink makes a symbolic link at p pointing to target (symlink(2)).
-func (f *FS) Symlink(target, cwd, p string) (Node, error) {
+func (d Dir) Symlink(target, p string) (Node, error) {
 	fail := func(e error) (Node, error) { return nil, &fs.PathError{Op: "symlink", Path: p, Err: e} }
 	switch {
 	case target == "":
@@ -431,20 +541,9 @@ func (f *FS) Symlink(target, cwd, p string) (Node, error) {
 	case len(target) >= PathMax:
 		return fail(syscall.ENAMETOOLONG)
 	}
-	w, name, err := f.lookup("symlink", cwd, p, false)
+	_, dw, name, err := d.newName("symlink", p)
 	if err != nil {
 		return nil, err
-	}
-	if name == "." || name == ".." || w.isMount(name) {
-		return fail(syscall.EEXIST)
-	}
-	dir := w.top().node
-	dw, ok := dir.(DirWriter)
-	if !ok {
-		return fail(existsOr(dir, name, syscall.EROFS))
-	}
-	if strings.HasSuffix(p, "/") {
-		return fail(existsOr(dir, name, syscall.ENOENT))
 	}
 	n, err := dw.Symlink(name, target)
 	if err != nil {
@@ -453,9 +552,40 @@ func (f *FS) Symlink(target, cwd, p string) (Node, error) {
 	return n, nil
 }
 
+// Mknod makes a regular file, a FIFO or a socket's name (mknod(2), and
+// bind(2) of a unix socket); mode is the type (0 for a regular file) and
+// the permission bits. Devices fail with EPERM (the application may not
+// make them), directories with EPERM and unknown types with EINVAL, as
+// Linux's mknod does.
+func (d Dir) Mknod(p string, mode uint32) (Node, error) {
+	fail := func(e error) (Node, error) { return nil, &fs.PathError{Op: "mknod", Path: p, Err: e} }
+	switch mode & S_IFMT {
+	case 0:
+		mode |= S_IFREG
+	case S_IFREG, S_IFIFO, S_IFSOCK:
+	case S_IFCHR, S_IFBLK, S_IFDIR:
+		return fail(syscall.EPERM)
+	default:
+		return fail(syscall.EINVAL)
+	}
+	_, dw, name, err := d.newName("mknod", p)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := dw.(Mknoder)
+	if !ok {
+		return fail(syscall.EPERM)
+	}
+	n, err := m.Mknod(name, mode&(S_IFMT|PermMask))
+	if err != nil {
+		return fail(err)
+	}
+	return n, nil
+}
+
 // Unlink removes a non-directory (unlink(2)).
-func (f *FS) Unlink(cwd, p string) error {
-	w, name, err := f.lookup("unlink", cwd, p, false)
+func (d Dir) Unlink(p string) error {
+	w, name, slash, err := d.lookup("unlink", p, false)
 	if err != nil {
 		return err
 	}
@@ -469,7 +599,7 @@ func (f *FS) Unlink(cwd, p string) error {
 		return fail(err)
 	case st.IsDir():
 		return fail(syscall.EISDIR)
-	case strings.HasSuffix(p, "/"):
+	case slash:
 		return fail(syscall.ENOTDIR)
 	case w.isMount(name):
 		return fail(syscall.EBUSY)
@@ -485,8 +615,8 @@ func (f *FS) Unlink(cwd, p string) error {
 }
 
 // Rmdir removes an empty directory (rmdir(2)).
-func (f *FS) Rmdir(cwd, p string) error {
-	w, name, err := f.lookup("rmdir", cwd, p, false)
+func (d Dir) Rmdir(p string) error {
+	w, name, _, err := d.lookup("rmdir", p, false)
 	if err != nil {
 		return err
 	}
@@ -518,14 +648,15 @@ func (f *FS) Rmdir(cwd, p string) error {
 	return nil
 }
 
-// Rename moves oldPath to newPath (rename(2)): EXDEV across mounts,
-// EBUSY for mount points and "."/"..".
-func (f *FS) Rename(cwd, oldPath, newPath string) error {
-	ow, oname, err := f.lookup("rename", cwd, oldPath, false)
+// Rename moves oldPath (relative to d) to newPath (relative to newDir),
+// as rename(2) does: EXDEV across mounts, EBUSY for mount points and
+// "."/"..", ENOTDIR for a trailing slash on a non-directory.
+func (d Dir) Rename(oldPath string, newDir Dir, newPath string) error {
+	ow, oname, oslash, err := d.lookup("rename", oldPath, false)
 	if err != nil {
 		return err
 	}
-	nw, nname, err := f.lookup("rename", cwd, newPath, false)
+	nw, nname, nslash, err := newDir.lookup("rename", newPath, false)
 	if err != nil {
 		return err
 	}
@@ -539,7 +670,7 @@ func (f *FS) Rename(cwd, oldPath, newPath string) error {
 	if err != nil {
 		return fail(err)
 	}
-	if !st.IsDir() && (strings.HasSuffix(oldPath, "/") || strings.HasSuffix(newPath, "/")) {
+	if !st.IsDir() && (oslash || nslash) {
 		return fail(syscall.ENOTDIR)
 	}
 	if ow.isMount(oname) || nw.isMount(nname) {
@@ -558,17 +689,26 @@ func (f *FS) Rename(cwd, oldPath, newPath string) error {
 	return nil
 }
 
-// Link makes newPath another name of oldPath (link(2): a trailing
-// symbolic link in oldPath is not followed).
-func (f *FS) Link(cwd, oldPath, newPath string) error {
+// Link makes newPath (relative to newDir) another name of oldPath
+// (relative to d), as link(2) does: a trailing symbolic link in oldPath
+// is not followed unless oldPath ends in a slash, which asks for a
+// directory (ENOTDIR, or EPERM for a directory).
+func (d Dir) Link(oldPath string, newDir Dir, newPath string) error {
 	fail := func(e error) error {
 		return &fs.PathError{Op: "link", Path: oldPath + " -> " + newPath, Err: e}
 	}
-	ow, oname, err := f.lookup("link", cwd, oldPath, false)
+	ow, oname, oslash, err := d.lookup("link", oldPath, false)
 	if err != nil {
 		return err
 	}
 	if oname == "." || oname == ".." {
+		return fail(syscall.EPERM)
+	}
+	if oslash {
+		// Resolved as a directory: a link is followed, a file refused.
+		if _, err := d.Resolve(oldPath, true); err != nil {
+			return fail(Errno(err))
+		}
 		return fail(syscall.EPERM)
 	}
 	target, st, _, err := ow.child(oname)
@@ -578,21 +718,14 @@ func (f *FS) Link(cwd, oldPath, newPath string) error {
 	if st.IsDir() {
 		return fail(syscall.EPERM)
 	}
-	nw, nname, err := f.lookup("link", cwd, newPath, false)
+	nw, ndw, nname, err := newDir.newName("link", newPath)
 	if err != nil {
-		return err
-	}
-	if nname == "." || nname == ".." || nw.isMount(nname) {
-		return fail(syscall.EEXIST)
+		return fail(Errno(err))
 	}
 	if ow.top().mnt != nw.top().mnt {
 		return fail(syscall.EXDEV)
 	}
-	dir := nw.top().node
-	if _, ok := dir.(DirWriter); !ok {
-		return fail(existsOr(dir, nname, syscall.EROFS))
-	}
-	l, ok := dir.(Linker)
+	l, ok := ndw.(Linker)
 	if !ok {
 		return fail(syscall.EPERM)
 	}

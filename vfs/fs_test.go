@@ -277,6 +277,11 @@ func TestHelpers(t *testing.T) {
 			return f.Rename("/", w[1], w[2])
 		case "link":
 			return f.Link("/", w[1], w[2])
+		case "mknod":
+			types := map[string]uint32{"reg": vfs.S_IFREG, "none": 0, "fifo": vfs.S_IFIFO, "chr": vfs.S_IFCHR,
+				"blk": vfs.S_IFBLK, "dir": vfs.S_IFDIR, "sock": vfs.S_IFSOCK, "bad": vfs.S_IFMT}
+			_, err := f.Mknod("/", w[1], types[w[2]]|0o640)
+			return err
 		}
 		return fmt.Errorf("bad call %q", call)
 	}
@@ -303,6 +308,8 @@ func TestHelpers(t *testing.T) {
 		{"create /dangling false", 0},
 		{"create /tmp/f true", 0},
 		{"create /loop1", syscall.ELOOP},
+		{"create /slashlink", syscall.EISDIR}, // the target ends in a slash
+		{"excl /slashlink", syscall.EEXIST},
 
 		{"symlink /new/l /etc/hosts", 0},
 		{"symlink /new/l /x", syscall.EEXIST},
@@ -342,6 +349,26 @@ func TestHelpers(t *testing.T) {
 		{"link /etc/hosts2 /h", 0},
 		{"link /etc/hosts2 /h", syscall.EEXIST},
 		{"link /dangling /dl", 0}, // the link itself
+		{"link /etc/hosts2/ /x", syscall.ENOTDIR},
+		{"link /dirslash/ /x", syscall.EPERM}, // followed: a directory
+		{"link /tmplink/ /x", syscall.ENOTDIR},
+		{"link /missing/ /x", syscall.ENOENT},
+		{"link /etc/hosts2 /nl/", syscall.ENOENT},
+		{"link /etc/hosts2 /h/", syscall.EEXIST},
+
+		{"mknod /fifo fifo", 0},
+		{"mknod /fifo fifo", syscall.EEXIST},
+		{"mknod /reg reg", 0},
+		{"mknod /plain none", 0},
+		{"mknod /c chr", syscall.EPERM},
+		{"mknod /b blk", syscall.EPERM},
+		{"mknod /d dir", syscall.EPERM},
+		{"mknod /s sock", 0},
+		{"mknod /x bad", syscall.EINVAL},
+		{"mknod /f2/ fifo", syscall.ENOENT},
+		{"mknod /fifo/ fifo", syscall.EEXIST},
+		{"mknod /. fifo", syscall.EEXIST},
+		{"mknod /missing/f fifo", syscall.ENOENT},
 	} {
 		err := do(s.call)
 		if got := vfs.Errno(err); got != s.err {
@@ -386,6 +413,10 @@ func TestHelpers(t *testing.T) {
 		`/nowhere 0100600 nlink=1 size=0 ""`,
 		`/h 0100644 nlink=2 size=5 "hosts"`,
 		"/dl 0120777 -> nowhere",
+		"/fifo 010640 rdev=0x0",
+		`/reg 0100640 nlink=1 size=0 ""`,
+		`/plain 0100640 nlink=1 size=0 ""`,
+		"/s 0140640 rdev=0x0",
 	}
 	if d := vfstest.Diff(want, keep); d != "" {
 		t.Errorf("root tree (-want +got):\n%s", d)
@@ -535,5 +566,82 @@ func TestMkdevAndTypes(t *testing.T) {
 		if got := vfs.DirentType(c.mode); got != c.want {
 			t.Errorf("DirentType(%#o) = %d, want %d", c.mode, got, c.want)
 		}
+	}
+}
+
+// TestDirHoldsDirectory checks that a Dir from Walk keeps naming the
+// directory it resolved after that is renamed, as a directory fd does,
+// while a Dir from At names a path.
+func TestDirHoldsDirectory(t *testing.T) {
+	f := setup(t)
+	_, lib, err := f.At("/").Walk("lib", true) // through the link to /usr/lib
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lib.Path() != "/usr/lib" {
+		t.Errorf("Path() = %q, want /usr/lib", lib.Path())
+	}
+	_, hosts, err := f.At("/").Walk("/etc/hosts", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Rename("/", "/usr/lib", "/moved"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		err  error
+		want syscall.Errno
+	}{
+		{"resolve in moved dir", second(lib.Resolve("libc.so", true)), 0},
+		{"resolve by old path", second(f.At("/usr/lib").Resolve("libc.so", true)), syscall.ENOENT},
+		{"create in moved dir", second(lib.Mkdir("sub", 0o755)), 0},
+		{"found by new path", second(f.Resolve("/", "/moved/sub", true)), 0},
+		{"absolute path ignores dir", second(lib.Resolve("/etc/hosts", true)), 0},
+		{"rename dot", lib.Rename(".", f.At("/"), "x"), syscall.EBUSY},
+		{"rename to dot", f.At("/").Rename("/bin/sh", lib, "."), syscall.EBUSY},
+		{"rename dotdot", lib.Rename("..", f.At("/"), "x"), syscall.EBUSY},
+		{"rename between dirs", lib.Rename("libc.so", f.At("/etc"), "libc"), 0},
+		{"moved file found", second(f.Resolve("/", "/etc/libc", true)), 0},
+		{"link into moved dir", f.At("/etc").Link("libc", lib, "again"), 0},
+		{"unlink dot", lib.Unlink("."), syscall.EISDIR},
+		{"rmdir dot", lib.Rmdir("."), syscall.EINVAL},
+		{"file as dir", second(hosts.Resolve("x", true)), syscall.ENOTDIR},
+		{"file itself", second(hosts.Resolve(".", true)), syscall.ENOTDIR},
+		{"zero Dir", second(vfs.Dir{}.Resolve("x", true)), syscall.ENOTDIR},
+	} {
+		if got := vfs.Errno(c.err); got != c.want {
+			t.Errorf("%s: error %v, want errno %d (%v)", c.name, c.err, c.want, c.want)
+		}
+	}
+	// A removed directory takes no new names.
+	_, sub, err := lib.Walk("sub", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lib.Rmdir("sub"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sub.Create("f", 0o644, false); vfs.Errno(err) != syscall.ENOENT {
+		t.Errorf("create in removed dir: %v, want ENOENT", err)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+// readOnly is a node of a file system without AttrChanger.
+type readOnly struct{ vfs.Node }
+
+func TestChangeAttrReadOnly(t *testing.T) {
+	mode := uint32(0o600)
+	if err := vfs.ChangeAttr(readOnly{ramfs.New()}, vfs.AttrChange{Mode: &mode}); err != syscall.EROFS {
+		t.Errorf("ChangeAttr on a read-only node: %v, want EROFS", err)
+	}
+	n := ramfs.New()
+	if err := vfs.ChangeAttr(n, vfs.AttrChange{Mode: &mode}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := n.Stat(); st.Mode != vfs.S_IFDIR|0o600 {
+		t.Errorf("mode %#o, want %#o", st.Mode, vfs.S_IFDIR|0o600)
 	}
 }

@@ -8,8 +8,8 @@
 // Readlink); a method that does not apply to the node's type fails with
 // the errno Linux would give (ReadAt on a directory: EISDIR, Lookup on a
 // file: ENOTDIR, Readlink on a non-link: EINVAL). Writable file systems
-// also implement the optional interfaces Writer, Truncater, DirWriter and
-// Linker; the syscall layer type-asserts and answers EROFS when a node
+// also implement the optional interfaces Writer, Truncater, DirWriter,
+// Linker, AttrChanger and Mknoder; the syscall layer type-asserts and answers EROFS when a node
 // lacks them (the FS helpers do this already).
 //
 // Errors are ordinary Go errors wrapping a syscall.Errno; Errno turns any
@@ -163,6 +163,46 @@ type Linker interface {
 	// Link adds name as a new name of target, a non-directory of the same
 	// file system (EXDEV otherwise, EPERM for a directory).
 	Link(name string, target Node) error
+}
+
+// AttrChange is a change of a node's metadata (chmod, chown, utimensat).
+// Nil fields stay as they are.
+type AttrChange struct {
+	// Mode is the new permission bits (PermMask); the file type stays.
+	Mode *uint32
+	UID  *uint32
+	GID  *uint32
+	// Atime and Mtime are the new access and modification times.
+	Atime *time.Time
+	Mtime *time.Time
+}
+
+// AttrChanger is implemented by nodes of writable file systems. A change
+// sets the status change time (ctime) too; a change of owner clears the
+// set-user-ID bit of a non-directory, and its set-group-ID bit if it is
+// group-executable, as Linux does.
+type AttrChanger interface {
+	ChangeAttr(c AttrChange) error
+}
+
+// ChangeAttr applies c to n: EROFS if n's file system is read-only.
+func ChangeAttr(n Node, c AttrChange) error {
+	a, ok := n.(AttrChanger)
+	if !ok {
+		return syscall.EROFS
+	}
+	return a.ChangeAttr(c)
+}
+
+// Mknoder is implemented by directories of file systems that hold
+// special files.
+type Mknoder interface {
+	// Mknod makes a file of the type in mode (S_IFREG, S_IFIFO or
+	// S_IFSOCK; mode has the permission bits too): EEXIST if the name
+	// exists, EPERM for other types. The syscall layer gives FIFOs and
+	// sockets their behaviour; the file system only keeps their names
+	// and metadata.
+	Mknod(name string, mode uint32) (Node, error)
 }
 
 // CheckName validates a single path component for creation.

@@ -32,8 +32,10 @@ type Server struct {
 	mu    sync.Mutex
 	files map[int32]*openFile
 	next  int32
-	cwd   string
+	cwd   vfs.Dir
 	umask uint32
+	// fifos are the pipes of the FIFOs that are open, by node.
+	fifos map[vfs.Node]*pipe
 }
 
 // New returns a server for an application whose files are fs.
@@ -41,7 +43,7 @@ func New(fs *vfs.FS, cwd string) *Server {
 	if cwd == "" {
 		cwd = "/"
 	}
-	return &Server{fs: fs, files: map[int32]*openFile{}, cwd: cwd, umask: 0o022}
+	return &Server{fs: fs, files: map[int32]*openFile{}, cwd: fs.At(cwd), umask: 0o022, fifos: map[vfs.Node]*pipe{}}
 }
 
 // Run serves requests forever. It occupies one OS thread: the one that
@@ -131,6 +133,15 @@ func init() {
 		syscall.SYS_READLINK:   (*Server).readlink,
 		syscall.SYS_CHMOD:      (*Server).chmod,
 		syscall.SYS_FCHMOD:     (*Server).fchmod,
+		syscall.SYS_CHOWN:      (*Server).chown,
+		syscall.SYS_FCHOWN:     (*Server).fchown,
+		syscall.SYS_LCHOWN:     (*Server).lchown,
+		syscall.SYS_UTIME:      (*Server).utime,
+		syscall.SYS_UTIMES:     (*Server).utimes,
+		syscall.SYS_FUTIMESAT:  (*Server).futimesat,
+		syscall.SYS_MKNOD:      (*Server).mknod,
+		syscall.SYS_MKNODAT:    (*Server).mknodat,
+		syscall.SYS_FCHOWNAT:   (*Server).fchownat,
 		syscall.SYS_UMASK:      (*Server).umaskCall,
 		syscall.SYS_STATFS:     (*Server).statfs,
 		syscall.SYS_FSTATFS:    (*Server).fstatfs,
@@ -144,6 +155,7 @@ func init() {
 		syscall.SYS_SYMLINKAT:  (*Server).symlinkat,
 		syscall.SYS_READLINKAT: (*Server).readlinkat,
 		syscall.SYS_FCHMODAT:   (*Server).fchmodat,
+		452:                    (*Server).fchmodat, // fchmodat2
 		syscall.SYS_FACCESSAT:  (*Server).faccessat,
 		439:                    (*Server).faccessat, // faccessat2
 		syscall.SYS_UTIMENSAT:  (*Server).utimensat,

@@ -1,6 +1,7 @@
 package appsys
 
 import (
+	"slices"
 	"sync"
 	"syscall"
 
@@ -11,56 +12,69 @@ import (
 // pipeSize is Linux's default pipe capacity.
 const pipeSize = 64 << 10
 
-// pipe is an anonymous pipe. Blocking reads and writes park the serving
-// goroutine, not a kernel thread: the application thread waits in the
-// core for the result, as for any served call.
+// pipe is an anonymous pipe or the pipe of an open FIFO. Blocking reads
+// and writes park the serving goroutine, not a kernel thread: the
+// application thread waits in the core for the result, as for any
+// served call.
 type pipe struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	buf     []byte
-	readers int
-	writers int
-	// The ends' server handles (-1 until attached), whose readiness the
-	// core is told about after every change.
-	rh, wh int32
+	mu   sync.Mutex
+	cond *sync.Cond
+	buf  []byte
+	// readers and writers count the open file descriptions of each end;
+	// ropens and wopens count every open ever made, so that a FIFO open
+	// waiting for the other end sees one that came and went.
+	readers, writers int
+	ropens, wopens   int
+	// The ends' server handles, whose readiness the core is told about
+	// after every change.
+	rhs, whs []int32
 }
 
+// newPipe returns an anonymous pipe with its two ends open.
 func newPipe() *pipe {
-	p := &pipe{readers: 1, writers: 1, rh: -1, wh: -1}
+	p := &pipe{readers: 1, writers: 1, ropens: 1, wopens: 1}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
 
-// attach records an end's handle and reports its readiness.
-func (p *pipe) attach(h int32, write bool) {
+// attach records the handle of an open file of the pipe (its read end,
+// write end or both) and reports its readiness.
+func (p *pipe) attach(h int32, read, write bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if read {
+		p.rhs = append(p.rhs, h)
+	}
 	if write {
-		p.wh = h
-	} else {
-		p.rh = h
+		p.whs = append(p.whs, h)
 	}
 	p.publish()
 }
 
 // publish tells the core what each open end is ready for (p.mu held).
+// A handle that is both ends (a FIFO opened O_RDWR) gets both sets.
 func (p *pipe) publish() {
-	if p.rh >= 0 && p.readers > 0 {
-		var ev uint32
-		if len(p.buf) > 0 || p.writers == 0 {
-			ev |= kernel.ReadyIn
-		}
-		if p.writers == 0 {
-			ev |= kernel.ReadyHup
-		}
-		kernel.SetReady(p.rh, ev)
+	var rev, wev uint32
+	if len(p.buf) > 0 || p.writers == 0 {
+		rev |= kernel.ReadyIn
 	}
-	if p.wh >= 0 && p.writers > 0 {
-		var ev uint32
-		if len(p.buf) < pipeSize || p.readers == 0 {
-			ev |= kernel.ReadyOut
+	if p.writers == 0 {
+		rev |= kernel.ReadyHup
+	}
+	if len(p.buf) < pipeSize || p.readers == 0 {
+		wev |= kernel.ReadyOut
+	}
+	for _, h := range p.rhs {
+		ev := rev
+		if slices.Contains(p.whs, h) {
+			ev |= wev
 		}
-		kernel.SetReady(p.wh, ev)
+		kernel.SetReady(h, ev)
+	}
+	for _, h := range p.whs {
+		if !slices.Contains(p.rhs, h) {
+			kernel.SetReady(h, wev)
+		}
 	}
 }
 
@@ -120,16 +134,22 @@ func (p *pipe) buffered() int {
 	return len(p.buf)
 }
 
-func (p *pipe) closeEnd(write bool) {
+// closeEnd closes the ends an open file of handle h (-1: not attached)
+// held, and reports whether the pipe has no open ends left.
+func (p *pipe) closeEnd(h int32, read, write bool) (unused bool) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if read {
+		p.readers--
+		p.rhs = slices.DeleteFunc(p.rhs, func(x int32) bool { return x == h })
+	}
 	if write {
 		p.writers--
-	} else {
-		p.readers--
+		p.whs = slices.DeleteFunc(p.whs, func(x int32) bool { return x == h })
 	}
 	p.cond.Broadcast()
 	p.publish()
-	p.mu.Unlock()
+	return p.readers == 0 && p.writers == 0
 }
 
 // pipeNode gives pipe ends a stat: a FIFO.
@@ -170,11 +190,11 @@ func (s *Server) makePipe(out uint64, flags int) (int64, error) {
 	pipeInodes.Unlock()
 	p := newPipe()
 	cloexec := flags&oCloexec != 0
-	rfd, err := s.add(&openFile{node: node, pipe: p, path: "pipe:", flags: oRdonly | flags&oNonblock}, cloexec)
+	rfd, err := s.add(&openFile{node: node, pipe: p, pipeRead: true, path: "pipe:", flags: oRdonly | flags&oNonblock}, cloexec)
 	if err != nil {
 		return 0, err
 	}
-	wfd, err := s.add(&openFile{node: node, pipe: p, write: true, path: "pipe:", flags: oWronly | flags&oNonblock}, cloexec)
+	wfd, err := s.add(&openFile{node: node, pipe: p, pipeWrite: true, path: "pipe:", flags: oWronly | flags&oNonblock}, cloexec)
 	if err != nil {
 		return 0, err // the read end stays open; rare enough (EMFILE)
 	}

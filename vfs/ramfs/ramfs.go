@@ -1,7 +1,8 @@
 // Package ramfs is a writable in-memory file system (like Linux's tmpfs):
-// regular files, directories and symbolic links, with creation, writes at
-// any offset (holes cost no memory), truncation, unlink, rename within
-// the file system, hard links, mkdir and rmdir. It is safe for concurrent
+// regular files, directories, symbolic links, FIFOs and sockets (whose
+// pipes and connections the syscall layer keeps), with creation, writes at any offset (holes cost
+// no memory), truncation, unlink, rename within the file system, hard
+// links, mkdir and rmdir, and changeable mode, owner and times. It is safe for concurrent
 // use: one mutex per file system guards all its nodes.
 package ramfs
 
@@ -58,6 +59,8 @@ type node struct {
 	ino   uint64
 	mode  uint32
 	nlink uint64
+	uid   uint32
+	gid   uint32
 	atime time.Time
 	mtime time.Time
 	ctime time.Time
@@ -83,11 +86,13 @@ type entry struct {
 }
 
 var (
-	_ vfs.Node      = (*node)(nil)
-	_ vfs.Writer    = (*node)(nil)
-	_ vfs.Truncater = (*node)(nil)
-	_ vfs.DirWriter = (*node)(nil)
-	_ vfs.Linker    = (*node)(nil)
+	_ vfs.Node        = (*node)(nil)
+	_ vfs.Writer      = (*node)(nil)
+	_ vfs.Truncater   = (*node)(nil)
+	_ vfs.DirWriter   = (*node)(nil)
+	_ vfs.Linker      = (*node)(nil)
+	_ vfs.AttrChanger = (*node)(nil)
+	_ vfs.Mknoder     = (*node)(nil)
 )
 
 // newNode makes a node; f.mu is held (or f is not yet shared).
@@ -113,7 +118,7 @@ func (n *node) Stat() (vfs.Stat, error) {
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
 	st := vfs.Stat{
-		Mode: n.mode, Ino: n.ino, Nlink: n.nlink,
+		Mode: n.mode, Ino: n.ino, Nlink: n.nlink, UID: n.uid, GID: n.gid,
 		Atime: n.atime, Mtime: n.mtime, Ctime: n.ctime,
 	}
 	switch n.typ() {
@@ -367,6 +372,49 @@ func (n *node) Mkdir(name string, perm uint32) (vfs.Node, error) {
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
 	return n.create(name, vfs.S_IFDIR|perm&vfs.PermMask)
+}
+
+// Mknod implements vfs.Mknoder: regular files, FIFOs and sockets.
+func (n *node) Mknod(name string, mode uint32) (vfs.Node, error) {
+	switch mode & vfs.S_IFMT {
+	case vfs.S_IFREG, vfs.S_IFIFO, vfs.S_IFSOCK:
+	default:
+		return nil, syscall.EPERM
+	}
+	n.fs.mu.Lock()
+	defer n.fs.mu.Unlock()
+	return n.create(name, mode&(vfs.S_IFMT|vfs.PermMask))
+}
+
+// ChangeAttr implements vfs.AttrChanger.
+func (n *node) ChangeAttr(c vfs.AttrChange) error {
+	n.fs.mu.Lock()
+	defer n.fs.mu.Unlock()
+	if c.Mode != nil {
+		n.mode = n.mode&vfs.S_IFMT | *c.Mode&vfs.PermMask
+	}
+	if c.UID != nil || c.GID != nil {
+		if c.UID != nil {
+			n.uid = *c.UID
+		}
+		if c.GID != nil {
+			n.gid = *c.GID
+		}
+		if !n.isDir() {
+			n.mode &^= vfs.S_ISUID
+			if n.mode&0o010 != 0 {
+				n.mode &^= vfs.S_ISGID
+			}
+		}
+	}
+	if c.Atime != nil {
+		n.atime = *c.Atime
+	}
+	if c.Mtime != nil {
+		n.mtime = *c.Mtime
+	}
+	n.ctime = n.fs.opt.Now()
+	return nil
 }
 
 // Symlink implements vfs.DirWriter.

@@ -463,3 +463,83 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("root nlink %d, want 2", st.Nlink)
 	}
 }
+
+func TestChangeAttr(t *testing.T) {
+	now := time.Unix(1000, 0)
+	root := NewWith(Options{Now: func() time.Time { return now }})
+	d := root.(vfs.DirWriter)
+	f, _ := d.Create("f", 0o6755)
+	dir, _ := d.Mkdir("d", 0o2755)
+	link, _ := d.Symlink("l", "f")
+	u32 := func(v uint32) *uint32 { return &v }
+	at := func(sec int64) *time.Time { t := time.Unix(sec, 5); return &t }
+	type want struct {
+		mode, uid, gid      uint32
+		atime, mtime, ctime int64
+	}
+	for _, c := range []struct {
+		name   string
+		n      vfs.Node
+		change vfs.AttrChange
+		want   want
+	}{
+		{"chmod keeps the type", f, vfs.AttrChange{Mode: u32(vfs.S_IFDIR | 0o4711)}, want{vfs.S_IFREG | 0o4711, 0, 0, 1000, 1000, 2000}},
+		{"chown clears set-user-ID", f, vfs.AttrChange{UID: u32(7)}, want{vfs.S_IFREG | 0o711, 7, 0, 1000, 1000, 2000}},
+		{"chown of group only", f, vfs.AttrChange{GID: u32(8)}, want{vfs.S_IFREG | 0o711, 7, 8, 1000, 1000, 2000}},
+		{"times", f, vfs.AttrChange{Atime: at(10), Mtime: at(20)}, want{vfs.S_IFREG | 0o711, 7, 8, 10, 20, 2000}},
+		{"mtime only", f, vfs.AttrChange{Mtime: at(30)}, want{vfs.S_IFREG | 0o711, 7, 8, 10, 30, 2000}},
+		{"directory keeps set-group-ID", dir, vfs.AttrChange{UID: u32(1), GID: u32(2)}, want{vfs.S_IFDIR | 0o2755, 1, 2, 1000, 1000, 2000}},
+		{"symbolic link", link, vfs.AttrChange{UID: u32(3)}, want{vfs.S_IFLNK | 0o777, 3, 0, 1000, 1000, 2000}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			now = time.Unix(2000, 0)
+			if err := c.n.(vfs.AttrChanger).ChangeAttr(c.change); err != nil {
+				t.Fatal(err)
+			}
+			st, _ := c.n.Stat()
+			got := want{st.Mode, st.UID, st.GID, st.Atime.Unix(), st.Mtime.Unix(), st.Ctime.Unix()}
+			if got != c.want {
+				t.Errorf("(-want +got):\n- %+v\n+ %+v", c.want, got)
+			}
+		})
+	}
+	// Set-group-ID goes with chown only if the group may execute.
+	g, _ := d.Create("g", 0o2745)
+	_ = g.(vfs.AttrChanger).ChangeAttr(vfs.AttrChange{UID: u32(1)})
+	if st, _ := g.Stat(); st.Mode != vfs.S_IFREG|0o2745 {
+		t.Errorf("mode after chown %#o, want %#o", st.Mode, vfs.S_IFREG|0o2745)
+	}
+}
+
+func TestMknod(t *testing.T) {
+	root := New()
+	d := root.(vfs.Mknoder)
+	fifo, err := d.Mknod("p", vfs.S_IFIFO|0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := fifo.Stat()
+	if st.Mode != vfs.S_IFIFO|0o640 || st.Nlink != 1 {
+		t.Errorf("FIFO stat %+v, want mode %#o nlink 1", st, vfs.S_IFIFO|0o640)
+	}
+	if ents, _ := root.Readdir(); len(ents) != 1 || ents[0].Type != vfs.DT_FIFO {
+		t.Errorf("Readdir = %+v, want one DT_FIFO entry", ents)
+	}
+	for _, c := range []struct {
+		name string
+		got  error
+		want error
+	}{
+		{"read a FIFO node", second(fifo.ReadAt(make([]byte, 1), 0)), syscall.EINVAL},
+		{"existing name", second(d.Mknod("p", vfs.S_IFIFO)), syscall.EEXIST},
+		{"device", second(d.Mknod("c", vfs.S_IFCHR)), syscall.EPERM},
+		{"directory", second(d.Mknod("d", vfs.S_IFDIR)), syscall.EPERM},
+		{"regular", second(d.Mknod("r", vfs.S_IFREG|0o600)), nil},
+		{"socket", second(d.Mknod("s", vfs.S_IFSOCK|0o600)), nil},
+		{"unlink FIFO", root.(vfs.DirWriter).Unlink("p"), nil},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: error %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package appsys
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"gosv/vfs"
+	"gosv/vfs/ramfs"
+)
+
+// addr is the application address of a Go value (one address space).
+func addr[T any](p *T) uint64 { return uint64(uintptr(unsafe.Pointer(p))) }
+
+func TestTimespecTimes(t *testing.T) {
+	ts := func(asec, ansec, msec, mnsec int64) *[4]int64 { return &[4]int64{asec, ansec, msec, mnsec} }
+	for _, c := range []struct {
+		name         string
+		in           *[4]int64
+		atime, mtime string // "now", "omit" or seconds.nanoseconds
+		err          error
+	}{
+		{"both", ts(10, 5, 20, 6), "10.5", "20.6", nil},
+		{"before 1970", ts(-1, 0, 0, 0), "-1.0", "0.0", nil},
+		{"now and omit", ts(0, utimeNow, 0, utimeOmit), "now", "omit", nil},
+		{"omit both", ts(0, utimeOmit, 0, utimeOmit), "omit", "omit", nil},
+		{"bad nanoseconds", ts(0, 1e9, 0, 0), "", "", syscall.EINVAL},
+		{"negative nanoseconds", ts(0, 0, 0, -1), "", "", syscall.EINVAL},
+		{"NULL", nil, "now", "now", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var a uint64
+			if c.in != nil {
+				a = addr(c.in)
+			}
+			start := time.Now()
+			at, mt, err := timespecTimes(a)
+			if err != c.err {
+				t.Fatalf("error %v, want %v", err, c.err)
+			}
+			show := func(p *time.Time) string {
+				switch {
+				case p == nil:
+					return "omit"
+				case !p.Before(start) && p.Sub(start) < time.Minute:
+					return "now"
+				}
+				return fmt.Sprintf("%d.%d", p.Unix(), p.Nanosecond())
+			}
+			if err == nil && (show(at) != c.atime || show(mt) != c.mtime) {
+				t.Errorf("(-want +got):\n- %s %s\n+ %s %s", c.atime, c.mtime, show(at), show(mt))
+			}
+		})
+	}
+}
+
+func TestChownNode(t *testing.T) {
+	n := ramfs.New()
+	for _, c := range []struct {
+		uid, gid         uint64
+		wantUID, wantGID uint32
+	}{
+		{5, 6, 5, 6},
+		{uint64(noID), 7, 5, 7},
+		{8, uint64(noID), 8, 7},
+		{1<<32 - 1, 1<<32 - 1, 8, 7}, // -1 as a 32-bit argument
+	} {
+		if err := chownNode(n, c.uid, c.gid); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := n.Stat()
+		if st.UID != c.wantUID || st.GID != c.wantGID {
+			t.Errorf("chown(%d, %d): uid %d gid %d, want %d %d", int64(c.uid), int64(c.gid), st.UID, st.GID, c.wantUID, c.wantGID)
+		}
+	}
+	if err := chmodNode(struct{ vfs.Node }{n}, 0o700); err != syscall.EROFS {
+		t.Errorf("chmod on a read-only node: %v, want EROFS", err)
+	}
+}
