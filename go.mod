@@ -3,6 +3,7 @@ module gosv
 go 1.26.3
 
 require (
+	github.com/insomniacslk/dhcp v0.0.0-20231206064809-8c70d406f6d2
 	github.com/u-root/u-root v0.16.0
 	gvisor.dev/gvisor v0.0.0-20260905035102-160fafc42237
 )

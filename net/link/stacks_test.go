@@ -54,7 +54,7 @@ func newHost(t *testing.T, dev *nictest.Device, n byte) *host {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})
-	ep := New(dev, Options{Queues: 2})
+	ep := New(dev, Options{Queues: 2, QueueLen: 1024})
 	if err := s.CreateNIC(1, ep); err != nil {
 		t.Fatalf("CreateNIC: %v", err)
 	}
