@@ -1,0 +1,473 @@
+// Package link joins a network device (drivers/nic.Device) to the gVisor
+// netstack: Endpoint is a stack.LinkEndpoint that adds and strips the
+// Ethernet header itself, passes TCP checksum and segmentation offload to
+// the device, and spreads received frames over per-flow queues.
+//
+// # Receive: net channels, after Van Jacobson
+//
+// Van Jacobson's net channels (LCA 2006) replace the kernel's shared,
+// locked receive path with one lock-free channel per flow: the driver
+// classifies each frame by its 5-tuple and drops it in that flow's
+// channel, and the consumer (ideally the application thread that reads
+// the socket) does the protocol work, on its own CPU, in order, without
+// touching anyone else's state.
+//
+// Endpoint keeps the first half. The device's receive goroutine (one per
+// device, see nic.Device.Run) peeks at the Ethernet and IP headers
+// (FlowHash: no allocation), copies the frame into a pooled
+// stack.PacketBuffer (the device reuses its buffer when the callback
+// returns) and sends it on one of N Go channels chosen by the hash; each
+// channel has its own goroutine that calls the stack's
+// NetworkDispatcher.DeliverNetworkPacket. Frames of one flow always take
+// the same channel, so they reach the stack in arrival order, and IP, TCP
+// and UDP processing for different flows runs on different goroutines
+// with no lock of the link layer in between. A full channel drops the
+// frame (counted in Stats.RxQueueFull) instead of stalling the device:
+// TCP recovers, and one slow flow cannot hold up the others' receive
+// ring.
+//
+// It departs from Van Jacobson in where the protocol work runs: on the
+// queue goroutine, not in the thread of the application that owns the
+// socket. gVisor's protocol code is built around endpoints that are
+// handed packets (DeliverNetworkPacket, then TCP's own per-connection
+// processor goroutines) and has no hook to run the IP and TCP layers
+// lazily from a socket read; ARP, ICMP, listening sockets and ACK clocking
+// also need work done when no application reads. The queue goroutines give
+// the same parallelism and per-flow ordering, and the Go scheduler runs
+// them on idle CPUs. N defaults to GOMAXPROCS (capped at 8), because more
+// queues than CPUs only add goroutine switches.
+//
+// # Transmit and offloads
+//
+// WritePackets hands the packets of one call to Device.Transmit as one
+// batch of TxPackets whose Data slices point into the packet buffers
+// (the device copies or maps them before Transmit returns), so sending
+// allocates nothing per packet.
+//
+// gVisor has two offload models. CapabilityTXChecksumOffload means "the
+// stack may leave TCP and UDP checksums out altogether", which suits a
+// veth or a tap to a host that does not check them, but not a real NIC:
+// a device needs the pseudo-header sum in the checksum field and the
+// checksum's position (virtio-net's NEEDS_CSUM), and a UDP datagram that
+// IP fragments cannot be summed by the device at all. "Host GSO"
+// (SupportedGSO == HostGSOSupported) is the partial-checksum model: TCP
+// writes the pseudo-header sum, marks GSOOptions.NeedsCsum, and may hand
+// down segments up to GSOMaxSize that the device cuts at the MSS. That is
+// exactly nic.TxPacket's NeedsChecksum and GSO, so Endpoint advertises host
+// GSO when the device has TxChecksum, TSO4 and TSO6, and does not advertise
+// CapabilityTXChecksumOffload; UDP and ICMP checksums are computed by the
+// stack. A device with TxChecksum but without both TSO kinds gets no
+// offload (gVisor picks the GSO type from the route's IP version, with no
+// way to ask for TSO on IPv4 only).
+//
+// CapabilityRXChecksumOffload is not advertised either: gVisor applies it
+// to every frame of the NIC (stack's nic.DeliverNetworkPacket overwrites
+// PacketBuffer.RXChecksumValidated with it) and it skips the IPv4 header
+// checksum too, while nic.RxPacket.ChecksumValid is per frame and covers
+// the L4 checksum only. The stack therefore verifies received checksums
+// in software; for request-sized traffic that costs little.
+package link
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"gosv/drivers/nic"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+var (
+	_ stack.LinkEndpoint = (*Endpoint)(nil)
+	_ stack.GSOEndpoint  = (*Endpoint)(nil)
+)
+
+// Default sizes of the receive queues.
+const (
+	maxDefaultQueues = 8
+	// defaultQueueLen frames per queue: 256 full-size frames is about a
+	// virtio-net receive ring's worth, so one queue can absorb a whole
+	// ring while its goroutine is descheduled.
+	defaultQueueLen = 256
+)
+
+// Options tune an Endpoint; the zero value is a good default.
+type Options struct {
+	// Queues is the number of per-flow receive queues (0: GOMAXPROCS,
+	// at most 8).
+	Queues int
+	// QueueLen is the capacity of each queue in frames (0: 256).
+	QueueLen int
+	// NoOffload turns off checksum and segmentation offload even if the
+	// device has them (for tests and for working around device bugs).
+	NoOffload bool
+}
+
+// Stats are the endpoint's own drop counters; the stack's NIC stats count
+// the packets that got through.
+type Stats struct {
+	// RxQueueFull counts frames dropped because their flow's queue was
+	// full.
+	RxQueueFull uint64
+	// RxNotAttached counts frames that arrived with no stack attached.
+	RxNotAttached uint64
+	// RxMalformed counts frames shorter than an Ethernet header.
+	RxMalformed uint64
+	// TxDropped counts packets the device did not take.
+	TxDropped uint64
+}
+
+// Endpoint is a stack.LinkEndpoint for one nic.Device.
+type Endpoint struct {
+	dev      nic.Device
+	gso      bool
+	gsoMax   uint32
+	queueLen int
+
+	mtu        atomic.Uint32
+	mac        atomic.Pointer[nic.MAC]
+	dispatcher atomic.Pointer[dispatcherRef]
+
+	rxQueueFull, rxNotAttached, rxMalformed, txDropped atomic.Uint64
+
+	queues []chan *stack.PacketBuffer
+	txPool sync.Pool
+
+	mu      sync.Mutex
+	started bool
+	cancel  context.CancelFunc
+	onClose func()
+	runErr  error
+	wg      sync.WaitGroup
+}
+
+// dispatcherRef boxes the interface so that it can be swapped atomically:
+// the queue goroutines load it once per frame.
+type dispatcherRef struct{ d stack.NetworkDispatcher }
+
+// New returns an Endpoint for dev. The device starts receiving when the
+// stack attaches the endpoint (CreateNIC) and stops on Close.
+func New(dev nic.Device, opts Options) *Endpoint {
+	n := opts.Queues
+	if n <= 0 {
+		n = min(runtime.GOMAXPROCS(0), maxDefaultQueues)
+	}
+	qlen := opts.QueueLen
+	if qlen <= 0 {
+		qlen = defaultQueueLen
+	}
+	e := &Endpoint{dev: dev, queueLen: qlen, queues: make([]chan *stack.PacketBuffer, n)}
+	for i := range e.queues {
+		e.queues[i] = make(chan *stack.PacketBuffer, qlen)
+	}
+	f := dev.Features()
+	if !opts.NoOffload && f.TxChecksum && f.TSO4 && f.TSO6 && f.MaxGSOSize > header.EthernetMinimumSize+header.TCPTotalHeaderMaximumSize {
+		e.gso = true
+		e.gsoMax = uint32(min(f.MaxGSOSize-header.EthernetMinimumSize, 1<<16-1))
+	}
+	e.mtu.Store(uint32(dev.MTU()))
+	mac := dev.MAC()
+	e.mac.Store(&mac)
+	e.txPool.New = func() any { return new(txBatch) }
+	return e
+}
+
+// Stats returns the endpoint's drop counters.
+func (e *Endpoint) Stats() Stats {
+	return Stats{
+		RxQueueFull:   e.rxQueueFull.Load(),
+		RxNotAttached: e.rxNotAttached.Load(),
+		RxMalformed:   e.rxMalformed.Load(),
+		TxDropped:     e.txDropped.Load(),
+	}
+}
+
+// Device returns the device the endpoint drives.
+func (e *Endpoint) Device() nic.Device { return e.dev }
+
+// Queues returns the number of receive queues.
+func (e *Endpoint) Queues() int { return len(e.queues) }
+
+// Err returns the error the device's Run returned, if it has stopped.
+func (e *Endpoint) Err() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.runErr
+}
+
+// MTU implements stack.NetworkLinkEndpoint: the largest IP packet.
+func (e *Endpoint) MTU() uint32 { return e.mtu.Load() }
+
+// SetMTU implements stack.NetworkLinkEndpoint.
+func (e *Endpoint) SetMTU(mtu uint32) { e.mtu.Store(mtu) }
+
+// MaxHeaderLength implements stack.NetworkLinkEndpoint: the Ethernet
+// header.
+func (*Endpoint) MaxHeaderLength() uint16 { return header.EthernetMinimumSize }
+
+// LinkAddress implements stack.NetworkLinkEndpoint.
+func (e *Endpoint) LinkAddress() tcpip.LinkAddress {
+	m := e.mac.Load()
+	return tcpip.LinkAddress(m[:])
+}
+
+// SetLinkAddress implements stack.NetworkLinkEndpoint. It changes the
+// address the stack uses; the device keeps filtering on its own.
+func (e *Endpoint) SetLinkAddress(addr tcpip.LinkAddress) {
+	var m nic.MAC
+	copy(m[:], addr)
+	e.mac.Store(&m)
+}
+
+// Capabilities implements stack.NetworkLinkEndpoint. Offloads are
+// advertised through SupportedGSO; see the package doc.
+func (*Endpoint) Capabilities() stack.LinkEndpointCapabilities {
+	return stack.CapabilityResolutionRequired
+}
+
+// SupportedGSO implements stack.GSOEndpoint.
+func (e *Endpoint) SupportedGSO() stack.SupportedGSO {
+	if e.gso {
+		return stack.HostGSOSupported
+	}
+	return stack.GSONotSupported
+}
+
+// GSOMaxSize implements stack.GSOEndpoint: the largest IP packet TCP may
+// hand down for the device to segment.
+func (e *Endpoint) GSOMaxSize() uint32 { return e.gsoMax }
+
+// ARPHardwareType implements stack.NetworkLinkEndpoint.
+func (*Endpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
+
+// AddHeader implements stack.NetworkLinkEndpoint.
+func (e *Endpoint) AddHeader(pkt *stack.PacketBuffer) {
+	eth := header.Ethernet(pkt.LinkHeader().Push(header.EthernetMinimumSize))
+	src := pkt.EgressRoute.LocalLinkAddress
+	if src == "" {
+		src = e.LinkAddress()
+	}
+	eth.Encode(&header.EthernetFields{
+		SrcAddr: src,
+		DstAddr: pkt.EgressRoute.RemoteLinkAddress,
+		Type:    pkt.NetworkProtocolNumber,
+	})
+}
+
+// ParseHeader implements stack.NetworkLinkEndpoint.
+func (*Endpoint) ParseHeader(pkt *stack.PacketBuffer) bool {
+	_, ok := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
+	return ok
+}
+
+// Attach implements stack.NetworkLinkEndpoint. The first attach starts the
+// device's receive goroutine and the queue goroutines; Attach(nil) only
+// detaches (frames are then dropped) and Close stops them.
+func (e *Endpoint) Attach(d stack.NetworkDispatcher) {
+	if d == nil {
+		e.dispatcher.Store(nil)
+		return
+	}
+	e.dispatcher.Store(&dispatcherRef{d})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return
+	}
+	e.started = true
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	for _, q := range e.queues {
+		e.wg.Add(1)
+		go e.deliver(q)
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		err := e.dev.Run(ctx, e.receive)
+		e.mu.Lock()
+		e.runErr = err
+		e.mu.Unlock()
+		// Run has returned, so receive is no longer called: closing the
+		// queues lets their goroutines finish what is queued and exit.
+		for _, q := range e.queues {
+			close(q)
+		}
+	}()
+}
+
+// IsAttached implements stack.NetworkLinkEndpoint.
+func (e *Endpoint) IsAttached() bool { return e.dispatcher.Load() != nil }
+
+// Wait implements stack.NetworkLinkEndpoint: it waits for the goroutines
+// to stop after Close.
+func (e *Endpoint) Wait() { e.wg.Wait() }
+
+// Close implements stack.NetworkLinkEndpoint: it stops the device.
+func (e *Endpoint) Close() {
+	e.mu.Lock()
+	onClose, cancel := e.onClose, e.cancel
+	e.onClose = nil
+	e.mu.Unlock()
+	if onClose != nil {
+		onClose()
+	}
+	e.dispatcher.Store(nil)
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// SetOnCloseAction implements stack.NetworkLinkEndpoint.
+func (e *Endpoint) SetOnCloseAction(f func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onClose = f
+}
+
+// receive is the device's receive callback: classify, copy, queue. It
+// runs on the device's one receive goroutine, which makes it the only
+// sender on the queues, so a queue that is not full now stays not full
+// until the send.
+func (e *Endpoint) receive(p nic.RxPacket) {
+	if len(p.Data) < header.EthernetMinimumSize {
+		e.rxMalformed.Add(1)
+		return
+	}
+	if e.dispatcher.Load() == nil {
+		e.rxNotAttached.Add(1)
+		return
+	}
+	q := e.queues[queueIndex(FlowHash(p.Data), len(e.queues))]
+	if len(q) == cap(q) {
+		e.rxQueueFull.Add(1)
+		return
+	}
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(p.Data)})
+	hdr, _ := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
+	eth := header.Ethernet(hdr)
+	pkt.NetworkProtocolNumber = eth.Type()
+	pkt.PktType = e.packetType(hdr[:header.EthernetAddressSize])
+	q <- pkt
+}
+
+// packetType classifies a destination MAC without building a string.
+func (e *Endpoint) packetType(dst []byte) tcpip.PacketType {
+	if dst[0]&1 != 0 {
+		for _, b := range dst {
+			if b != 0xff {
+				return tcpip.PacketMulticast
+			}
+		}
+		return tcpip.PacketBroadcast
+	}
+	if m := e.mac.Load(); string(dst) == string(m[:]) {
+		return tcpip.PacketHost
+	}
+	return tcpip.PacketOtherHost
+}
+
+// deliver runs one queue: protocol processing for the flows hashed to it.
+func (e *Endpoint) deliver(q chan *stack.PacketBuffer) {
+	defer e.wg.Done()
+	for pkt := range q {
+		if r := e.dispatcher.Load(); r != nil {
+			r.d.DeliverNetworkPacket(pkt.NetworkProtocolNumber, pkt)
+		} else {
+			e.rxNotAttached.Add(1)
+		}
+		pkt.DecRef()
+	}
+}
+
+// txBatch is the scratch space of one WritePackets call, pooled so that
+// sending does not allocate.
+type txBatch struct {
+	pkts   []nic.TxPacket
+	ends   []int
+	slices [][]byte
+}
+
+// WritePackets implements stack.LinkWriter. The packets keep their
+// references: the caller owns them, and the device is done with their
+// memory when Transmit returns.
+func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	b := e.txPool.Get().(*txBatch)
+	defer e.txPool.Put(b)
+	b.pkts, b.ends, b.slices = b.pkts[:0], b.ends[:0], b.slices[:0]
+	for _, pkt := range pkts.AsSlice() {
+		b.pkts = append(b.pkts, e.txPacket(pkt))
+		b.slices = appendSlices(b.slices, pkt)
+		b.ends = append(b.ends, len(b.slices))
+	}
+	// The slices are cut only now, after b.slices has stopped growing.
+	start := 0
+	for i, end := range b.ends {
+		b.pkts[i].Data = b.slices[start:end:end]
+		start = end
+	}
+	n, err := e.dev.Transmit(b.pkts)
+	// Drop the references to packet memory before pooling the batch.
+	clear(b.slices)
+	for i := range b.pkts {
+		b.pkts[i].Data = nil
+	}
+	if n < len(b.pkts) {
+		e.txDropped.Add(uint64(len(b.pkts) - n))
+	}
+	if n == 0 {
+		if err != nil {
+			return 0, &tcpip.ErrClosedForSend{}
+		}
+		return 0, &tcpip.ErrNoBufferSpace{}
+	}
+	return n, nil
+}
+
+// txPacket fills in the offload fields for pkt.
+func (e *Endpoint) txPacket(pkt *stack.PacketBuffer) nic.TxPacket {
+	var tx nic.TxPacket
+	g := &pkt.GSOOptions
+	if !e.gso || g.Type == stack.GSONone || !g.NeedsCsum {
+		return tx
+	}
+	// TCP wrote the pseudo-header sum; the device sums the rest.
+	tx.NeedsChecksum = true
+	tx.CsumStart = uint16(header.EthernetMinimumSize + len(pkt.NetworkHeader().Slice()))
+	tx.CsumOffset = g.CsumOffset
+	if pkt.Data().Size() <= int(g.MSS) {
+		return tx
+	}
+	switch g.Type {
+	case stack.GSOTCPv4:
+		tx.GSO = nic.GSOTCPv4
+	case stack.GSOTCPv6:
+		tx.GSO = nic.GSOTCPv6
+	default:
+		return tx
+	}
+	tx.GSOSize = g.MSS
+	tx.HdrLen = uint16(pkt.HeaderSize())
+	return tx
+}
+
+// appendSlices appends the packet's bytes, headers first, as slices of
+// its own views.
+func appendSlices(dst [][]byte, pkt *stack.PacketBuffer) [][]byte {
+	vl, off := pkt.AsViewList()
+	for v := vl.Front(); v != nil; v = v.Next() {
+		s := v.AsSlice()
+		if off >= len(s) {
+			off -= len(s)
+			continue
+		}
+		dst = append(dst, s[off:])
+		off = 0
+	}
+	return dst
+}
