@@ -37,16 +37,22 @@ var _ api.System = (*System)(nil)
 // New returns the kernel's System.
 func New(cfg Config) *System { return &System{cfg: cfg} }
 
-func (s *System) Version() string              { return kernel.Version }
-func (s *System) Uptime() time.Duration        { return kernel.Uptime() }
-func (s *System) Now() time.Time               { return time.Now() }
-func (s *System) Memory() (total, free uint64) { return kernel.MemoryStats() }
-func (s *System) Dmesg() string                { return string(kernel.Dmesg()) }
-func (s *System) Hostname() string             { return kernel.Hostname() }
-func (s *System) Cmdline() string              { return kernel.Cmdline() }
-func (s *System) CPUCount() int                { return kernel.CPUCount() }
-func (s *System) CPUFlags() []string           { return kernel.DescribeCPU().Flags }
-func (s *System) Hypervisor() string           { return kernel.Hypervisor() }
+func (s *System) Version() string       { return kernel.Version }
+func (s *System) Uptime() time.Duration { return kernel.Uptime() }
+func (s *System) Now() time.Time        { return time.Now() }
+
+// Memory reports the machine's RAM (as OSv does: all of it, the kernel
+// image included) and what is free.
+func (s *System) Memory() (total, free uint64) {
+	_, free = kernel.MemoryStats()
+	return kernel.MemorySize(), free
+}
+func (s *System) Dmesg() string      { return string(kernel.Dmesg()) }
+func (s *System) Hostname() string   { return kernel.Hostname() }
+func (s *System) Cmdline() string    { return kernel.Cmdline() }
+func (s *System) CPUCount() int      { return kernel.CPUCount() }
+func (s *System) CPUFlags() []string { return kernel.DescribeCPU().Flags }
+func (s *System) Hypervisor() string { return kernel.Hypervisor() }
 
 // maxHostname is the kernel's host name buffer (uname's nodename).
 const maxHostname = 64

@@ -14,6 +14,7 @@ import (
 	"gosv/kernel"
 	"gosv/kernel/app"
 	"gosv/kernel/selftest"
+	netstack "gosv/net/stack"
 	"gosv/vfs"
 	"gosv/vfs/bootfs"
 	"gosv/vfs/ramfs"
@@ -50,15 +51,26 @@ func main() {
 		}
 	}
 
-	startDevices(opts)
+	nics := startDevices(opts)
+	st, err := startNetwork(opts, nics, mountedFilesystems)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gosv: network: %v\n", err)
+		kernel.PowerOff(statusBadCmdline)
+	}
 
 	if len(opts.Test) > 0 {
 		failed := selftest.Run(os.Stdout, opts.Test)
 		kernel.PowerOff(min(failed, 0x7f))
 	}
-	if err := runApplication(opts); err != nil {
+	if err := runApplication(opts, st); err != nil {
 		fmt.Fprintf(os.Stderr, "gosv: %v\n", err)
 		kernel.PowerOff(1)
+	}
+	if len(nics) > 0 {
+		// Like OSv with only its management API: serve until told to
+		// power off (POST /os/poweroff).
+		fmt.Println("gosv: no application configured; serving the REST API")
+		select {}
 	}
 	fmt.Println("gosv: no application configured; powering off")
 	kernel.PowerOff(0)
@@ -67,7 +79,7 @@ func main() {
 // runApplication mounts the boot filesystem and runs the application
 // the command line (or the image's /etc/gosv/cmdline) names. It returns
 // nil without doing anything when there is no application at all.
-func runApplication(opts *cmdline.Options) error {
+func runApplication(opts *cmdline.Options, st *netstack.Stack) error {
 	archive := kernel.Module(0)
 	if archive == nil {
 		if len(opts.App) > 0 {
@@ -86,13 +98,17 @@ func runApplication(opts *cmdline.Options) error {
 	if err := fs.Mount("/tmp", ramfs.New()); err != nil {
 		return err
 	}
+	if err := mountEtc(fs, root, st.ResolvConf()); err != nil {
+		return err
+	}
+	mounted.Store(&mountInfo{fs: fs, imageSize: uint64(len(archive))})
 	argv := opts.App
 	if len(argv) == 0 {
 		if argv, err = defaultCommand(fs); err != nil || len(argv) == 0 {
 			return err
 		}
 	}
-	serve, err := app.Start(app.Config{FS: fs, Argv: argv, Env: opts.Env, Cwd: opts.Cwd})
+	serve, err := app.Start(app.Config{FS: fs, Argv: argv, Env: opts.Env, Cwd: opts.Cwd, Network: st.Netstack()})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package link
 import (
 	"encoding/binary"
 	"testing"
+
+	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 )
 
 // frame builds an Ethernet frame carrying an IPv4 or IPv6 packet with
@@ -25,6 +27,8 @@ func frame(v6 bool, proto byte, src, dst byte, sport, dport uint16, fragment boo
 			ip[6] = 0x20 // MF
 		}
 		ip[15], ip[19] = src, dst
+		binary.BigEndian.PutUint16(ip[2:], 20+4)
+		binary.BigEndian.PutUint16(ip[10:], ^checksum.Checksum(ip, 0))
 		f = append(f, ip...)
 	}
 	var ports [4]byte

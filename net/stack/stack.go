@@ -351,7 +351,7 @@ func (st *Stack) Interfaces() []Interface {
 		slices.SortFunc(it.Addresses, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 		if id != loopbackID {
 			ls := st.ifaces[id-loopbackID-1].ep.Stats()
-			it.RxDropped = ls.RxQueueFull + ls.RxNotAttached + ls.RxMalformed
+			it.RxDropped = ls.RxQueueFull + ls.RxNotAttached + ls.RxMalformed + ls.RxBadChecksum
 			it.TxDropped = ls.TxDropped
 		}
 		out = append(out, it)
