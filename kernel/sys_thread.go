@@ -294,3 +294,5 @@ func randomUint64() uint64 {
 }
 
 var fallbackRandom uint64
+
+func sysCannotSplice(c *cpuLocal, t *thread, i int32, f *Frame) int64 { return errnoResult(EINVAL) }

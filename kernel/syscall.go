@@ -146,6 +146,11 @@ var syscallTable = [...]syscallEntry{
 	270: {"pselect6", nil},
 	271: {"ppoll", sysPpoll},
 	273: {"set_robust_list", sysZero},
+	// splice and tee: EINVAL is Linux's answer for fds that cannot
+	// splice, and callers (Go's io.Copy between sockets) fall back to
+	// read and write.
+	275: {"splice", sysCannotSplice},
+	276: {"tee", sysCannotSplice},
 	280: {"utimensat", sysServe},
 	281: {"epoll_pwait", sysEpollPwait},
 	288: {"accept4", sysFDCall},
