@@ -411,9 +411,10 @@ func (as *addressSpace) access(addr, n uintptr, write bool) bool {
 // readable reports whether [addr, addr+n) is mapped now, without taking
 // locks or mapping anything: for the fatal path's stack walk.
 func (as *addressSpace) readable(addr, n uintptr) bool {
+	lazy, _ := lazyRange()
 	for page := addr &^ (pageSize - 1); page < addr+n; page += pageSize {
-		if page >= kernelVirtBase && page < kernelVirtBase+kernelMappedBytes {
-			continue
+		if page >= kernelVirtBase && page < kernelVirtBase+kernelMappedBytes && (lazy == 0 || page < lazy&^(hugePage-1)) {
+			continue // the image, mapped with 2 MiB pages
 		}
 		if _, ok := as.pt.lookup(page); !ok {
 			return false

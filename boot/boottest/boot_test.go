@@ -1,10 +1,12 @@
 package boottest
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 
+	"gosv/boot/kimage"
 	"gosv/boot/qemu"
 	"gosv/kernel/selftest"
 )
@@ -73,7 +75,18 @@ func TestBadCommandLine(t *testing.T) {
 // TestTooLittleMemory: a VM too small to run says how much it needs and
 // powers off instead of hanging.
 func TestTooLittleMemory(t *testing.T) {
-	res := Boot(t, qemu.Config{MemoryMB: 8})
+	// Enough for loaders to place the image (they refuse a VM smaller
+	// than it) and for the kernel to start, not to run.
+	f, err := os.Open(Kernel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := kimage.Inspect(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Boot(t, qemu.Config{MemoryMB: int(info.PhysEnd>>20) + 1})
 	if !strings.Contains(res.Serial, "not enough memory") || !strings.Contains(res.Serial, "MiB needed") {
 		t.Errorf("no clear out-of-memory message:\n%s", res.Serial)
 	}
@@ -96,12 +109,11 @@ func TestProbe(t *testing.T) {
 // the runtime knows the limit (GOMEMLIMIT from the kernel) and freed
 // memory goes back to the kernel and is reused.
 func TestSmallMemory(t *testing.T) {
-	// 24 MiB: the image (network stack and HTTP server included) takes
-	// about a third; the stress test keeps ~3 MiB live across 64
-	// goroutines, which 16 MiB no longer fits reliably.
-	res := Boot(t, qemu.Config{MemoryMB: 24, Cmdline: "--test=all"})
+	// 32 MiB: the image (network stack and HTTP server included) loads
+	// about 13 MiB; the recursion and stress tests need several more.
+	res := Boot(t, qemu.Config{MemoryMB: 32, Cmdline: "--test=all"})
 	if !strings.Contains(res.Serial, "selftest: gc: ok") || !strings.Contains(res.Serial, " passed, 0 failed") {
-		t.Errorf("self-tests failed in 24 MiB:\n%s", res.Serial)
+		t.Errorf("self-tests failed in 32 MiB:\n%s", res.Serial)
 	}
 	if !res.Exited || res.GuestStatus != 0 {
 		t.Errorf("guest status %d, want 0", res.GuestStatus)

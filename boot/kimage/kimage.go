@@ -217,7 +217,7 @@ func Convert(in []byte, l Layout) ([]byte, Info, error) {
 	if err := m.writeMB2Header(out, entry); err != nil {
 		return nil, Info{}, err
 	}
-	if err := m.writeLazyBSS(out, loads); err != nil {
+	if err := m.writeLazyBSS(out, l); err != nil {
 		return nil, Info{}, err
 	}
 
@@ -676,34 +676,64 @@ func allZero(b []byte) bool {
 }
 
 // Lazy BSS: LazyBSSSymbol, the Go FIPS DRBG's 32 MiB entropy scratch
-// buffer, which crypto/rand links and only FIPS mode touches, is named
-// to the kernel by writing its [start, end) virtual range into the
-// kernel variable LazyBSSVar. The kernel then unmaps the 2 MiB pages
-// inside it, returns their frames to the page allocator and lets the
-// range fault in zeroed pages on demand, so the buffer costs no RAM
-// until used. Images without that variable are left as they are.
+// buffer, which crypto/rand links (net/http does, through crypto/tls)
+// and only FIPS mode touches, is cut from the image. The linker puts it
+// last (it sorts BSS by size), so the last segment's p_memsz can end
+// before it: loaders then neither need nor zero 32 MiB of guest RAM for
+// it. The kernel learns the range from the variable LazyBSSVar and maps
+// it on demand, zero-filled, like an anonymous mapping. The boot stub
+// puts its page tables after the image end, which it computes from
+// runtime.end with one LEAL; its displacement is moved to the new end.
+// Images without the variable, or where the symbol is not last, are
+// left as they are.
 const (
-	LazyBSSVar = "gosv/kernel.lazyBSS"
-	// Only this symbol: the kernel's own large arrays are touched by
-	// trap code, which must never fault.
+	LazyBSSVar    = "gosv/kernel.lazyBSS"
 	LazyBSSSymbol = "crypto/internal/fips140/drbg.memory"
 )
 
-func (m *image) writeLazyBSS(out []byte, loads []elf.ProgHeader) error {
+// Near the start of entry32: CALL +0; LEAL end(SB), AX (RIP-relative, which
+// 32-bit mode decodes as absolute); POPL DX.
+var stubPrologue = []byte{0xe8, 0, 0, 0, 0, 0x8d, 0x05}
+
+func (m *image) writeLazyBSS(out []byte, l Layout) error {
 	syms, err := m.f.Symbols()
 	if err != nil {
 		return fmt.Errorf("reading symbol table: %w", err)
 	}
-	var target, big *elf.Symbol
+	var target, big, end, entry *elf.Symbol
 	for i, s := range syms {
-		switch {
-		case s.Name == LazyBSSVar:
+		switch s.Name {
+		case LazyBSSVar:
 			target = &syms[i]
-		case s.Name == LazyBSSSymbol && int(s.Section) < len(m.f.Sections) && m.f.Sections[s.Section].Type == elf.SHT_NOBITS:
+		case LazyBSSSymbol:
 			big = &syms[i]
+		case "runtime.end":
+			end = &syms[i]
+		case l.EntrySymbol + ".abi0":
+			entry = &syms[i]
+		case l.EntrySymbol:
+			if entry == nil {
+				entry = &syms[i]
+			}
 		}
 	}
-	if target == nil || big == nil {
+	if target == nil || big == nil || end == nil || entry == nil {
+		return nil
+	}
+	if big.Value+big.Size != end.Value {
+		return nil // not last: nothing to cut
+	}
+	seg := -1
+	for i, p := range m.f.Progs {
+		if p.Type == elf.PT_LOAD && p.Vaddr+p.Memsz == end.Value && big.Value >= p.Vaddr+p.Filesz {
+			seg = i
+		}
+	}
+	if seg < 0 {
+		return nil
+	}
+	newEnd := alignUp(big.Value, 4096)
+	if newEnd >= end.Value {
 		return nil
 	}
 	if target.Size != 16 || int(target.Section) >= len(m.f.Sections) {
@@ -713,14 +743,32 @@ func (m *image) writeLazyBSS(out []byte, loads []elf.ProgHeader) error {
 	if sec.Type == elf.SHT_NOBITS || target.Value < sec.Addr || target.Value+16 > sec.Addr+sec.Size {
 		return fmt.Errorf("%s is not in an initialized section", LazyBSSVar)
 	}
-	if !inLoad(loads, big.Value) || !inLoad(loads, big.Value+big.Size-1) {
-		return fmt.Errorf("lazy BSS symbol %s is not in a loaded segment", big.Name)
+	voff := sec.Offset + (target.Value - sec.Addr)
+	eoff, ok := m.fileOffset(entry.Value)
+	if !ok || voff+16 > uint64(len(out)) || eoff+32 > uint64(len(out)) {
+		return fmt.Errorf("%s or the entry point lies outside the file", LazyBSSVar)
 	}
-	off := sec.Offset + (target.Value - sec.Addr)
-	if off+16 > uint64(len(out)) {
-		return fmt.Errorf("%s lies past the end of the file", LazyBSSVar)
+	// The sequence is among entry32's first instructions.
+	k := bytes.Index(out[eoff:eoff+32], stubPrologue)
+	if k < 0 || out[eoff+uint64(k)+11] != 0x5a {
+		return fmt.Errorf("entry32 does not begin with the expected CALL/LEAL/POPL")
 	}
-	le.PutUint64(out[off:], big.Value)
-	le.PutUint64(out[off+8:], big.Value+big.Size)
+	disp := eoff + uint64(k+len(stubPrologue))
+	rel := int64(int32(le.Uint32(out[disp:]))) - int64(end.Value-newEnd)
+	le.PutUint32(out[disp:], uint32(int32(rel)))
+	le.PutUint64(out[m.phdr(seg)+phMemsz:], newEnd-m.f.Progs[seg].Vaddr)
+	le.PutUint64(out[voff:], newEnd)
+	le.PutUint64(out[voff+8:], end.Value)
 	return nil
+}
+
+// fileOffset maps a virtual address inside a segment's file bytes to its
+// file offset.
+func (m *image) fileOffset(v uint64) (uint64, bool) {
+	for _, p := range m.f.Progs {
+		if p.Type == elf.PT_LOAD && v >= p.Vaddr && v-p.Vaddr < p.Filesz {
+			return p.Off + (v - p.Vaddr), true
+		}
+	}
+	return 0, false
 }
