@@ -20,11 +20,12 @@ import (
 // forwarded from the host over QEMU user networking.
 func serverVM(t *testing.T, image, cmdline string, guestPort int) (*Running, string) {
 	t.Helper()
-	port := FreePort(t)
+	port, apiPort := FreePort(t), FreePort(t)
 	r := Start(t, qemu.Config{
 		Initrd: image, Cmdline: cmdline, CPUs: 2, MemoryMB: 256, Timeout: 5 * time.Minute,
-		NICs: []qemu.NIC{{HostForward: []string{HostForward(port, guestPort)}}},
+		NICs: []qemu.NIC{{HostForward: []string{HostForward(port, guestPort), HostForward(apiPort, 8000)}}},
 	})
+	r.apiPort = apiPort
 	return r, fmt.Sprintf("127.0.0.1:%d", port)
 }
 
@@ -69,6 +70,7 @@ func TestGoHTTPServer(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	r.logThreadsOnFailure(t)
 	// A response of many segments arrives whole.
 	resp, err := http.Get("http://" + addr + "/size/4000000")
 	if err != nil {
@@ -149,6 +151,7 @@ func TestCEchoServer(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	r.logThreadsOnFailure(t)
 	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Write([]byte("QUIT\n"))
 		io.ReadAll(c)
@@ -156,5 +159,24 @@ func TestCEchoServer(t *testing.T) {
 	}
 	if res := r.Wait(); !res.Exited || res.GuestStatus != 0 {
 		t.Errorf("after QUIT: exited %v, status %d\n%s", res.Exited, res.GuestStatus, res.Serial)
+	}
+}
+
+// logThreadsOnFailure shows what the VM's threads are doing, through the
+// REST API, if the test has failed so far.
+func (r *Running) logThreadsOnFailure(t *testing.T) {
+	if !t.Failed() || r.apiPort == 0 || r.Exited() {
+		return
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	for _, p := range []string{"/os/threads", "/network/ifconfig/"} {
+		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d%s", r.apiPort, p))
+		if err != nil {
+			t.Logf("%s: %v", p, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Logf("%s: %s", p, b)
 	}
 }

@@ -33,6 +33,8 @@ type Running struct {
 	res    *qemu.Result
 	err    error
 	serial *syncBuffer
+	// apiPort is the host port forwarded to the REST API, if any.
+	apiPort int
 }
 
 type syncBuffer struct {

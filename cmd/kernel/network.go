@@ -90,7 +90,7 @@ func apiInterfaces(st *netstack.Stack) []api.Interface {
 	for _, i := range st.Interfaces() {
 		ai := api.Interface{Name: i.Name, MAC: i.MAC, MTU: int(i.MTU), Stats: api.InterfaceStats{
 			RxPackets: i.RxPackets, RxBytes: i.RxBytes, RxDropped: i.RxDropped,
-			TxPackets: i.TxPackets, TxBytes: i.TxBytes,
+			TxPackets: i.TxPackets, TxBytes: i.TxBytes, TxErrors: i.TxDropped,
 		}}
 		for _, a := range i.Addresses {
 			if a.Addr().Is4() {
