@@ -18,6 +18,12 @@ CMDLINE ?=
 APP     ?=
 ARGS    ?=
 TIMEOUT ?= 120s
+# NET=user gives the VM a virtio-net NIC on QEMU user networking (DHCP
+# from QEMU) with host ports forwarded as in FWD (HOST:GUEST, space
+# separated; the REST API is on guest port 8000); NET=tap:IFNAME uses a
+# tap device; NET=none (the default) no NIC.
+NET     ?= none
+FWD     ?= 8000:8000
 
 .PHONY: all kernel run test unit boottest bench qemu clean vet fmt
 
@@ -41,7 +47,7 @@ run: kernel qemu
 ifneq ($(APP),)
 	$(GO) run ./cmd/gosv build -o $(BUILD)/app.cpio -cmdline '$(ARGS)' $(APP)
 endif
-	$(GO) run ./cmd/gosvrun -kernel $(KERNEL)$(if $(APP), -initrd $(BUILD)/app.cpio) -machine $(MACHINE) -m $(MEM) -smp $(SMP) -accel $(ACCEL) -timeout $(TIMEOUT) -append "$(CMDLINE)"
+	$(GO) run ./cmd/gosvrun -kernel $(KERNEL)$(if $(APP), -initrd $(BUILD)/app.cpio) -machine $(MACHINE) -m $(MEM) -smp $(SMP) -accel $(ACCEL) -timeout $(TIMEOUT) -net $(NET) $(foreach f,$(FWD),-fwd $(f)) -append "$(CMDLINE)"
 
 test: kernel qemu vet
 	$(GO) test -timeout 30m ./...

@@ -43,7 +43,30 @@ func main() {
 	flag.DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "kill QEMU after this long")
 	flag.Var(&extra, "extra", "extra QEMU `argument` (repeatable)")
 	verbose := flag.Bool("v", false, "print the QEMU command line")
+	netMode := flag.String("net", "none", "network: none, user (QEMU user networking; see -fwd) or tap:IFNAME")
+	var fwds listFlag
+	flag.Var(&fwds, "fwd", "with -net user, forward host `port:guestport` on 127.0.0.1 (repeatable)")
+	transport := flag.String("nic", "", "virtio-net transport: pci, pci-modern, pci-legacy, mmio, mmio-v2 (default: mmio on microvm, pci elsewhere)")
 	flag.Parse()
+	switch {
+	case *netMode == "none":
+	case *netMode == "user":
+		n := qemu.NIC{Transport: *transport}
+		for _, f := range fwds {
+			host, guest, ok := strings.Cut(f, ":")
+			if !ok {
+				fmt.Fprintf(os.Stderr, "gosvrun: -fwd wants HOSTPORT:GUESTPORT, got %q\n", f)
+				os.Exit(2)
+			}
+			n.HostForward = append(n.HostForward, "tcp:127.0.0.1:"+host+"-:"+guest)
+		}
+		cfg.NICs = []qemu.NIC{n}
+	case strings.HasPrefix(*netMode, "tap:"):
+		cfg.NICs = []qemu.NIC{{Tap: strings.TrimPrefix(*netMode, "tap:"), Transport: *transport}}
+	default:
+		fmt.Fprintf(os.Stderr, "gosvrun: -net wants none, user or tap:IFNAME, got %q\n", *netMode)
+		os.Exit(2)
+	}
 	if cfg.Kernel == "" || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
