@@ -41,7 +41,10 @@ func (f *fakeSystem) Threads() []Thread            { return fakeThreads }
 func (f *fakeSystem) Interfaces() ([]Interface, error) {
 	return fakeInterfaces, f.failure("Interfaces")
 }
-func (f *fakeSystem) Routes() ([]Route, error)   { return fakeRoutes, f.failure("Routes") }
+func (f *fakeSystem) Routes() ([]Route, error) { return fakeRoutes, f.failure("Routes") }
+func (f *fakeSystem) Stats() (map[string]uint64, error) {
+	return map[string]uint64{"tcp.resets_sent": 3}, f.failure("Stats")
+}
 func (f *fakeSystem) Filesystems() ([]FS, error) { return fakeFS, f.failure("Filesystems") }
 func (f *fakeSystem) Getenv(name string) (string, bool) {
 	f.mu.Lock()

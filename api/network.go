@@ -36,6 +36,16 @@ func networkRoutes(sys interface {
 			}
 			return nil, notFound("interface %q not found", name)
 		}},
+		{"GET", "/network/stats/", func(*request) (any, error) {
+			st, err := sys.Stats()
+			if err != nil {
+				return nil, err
+			}
+			if st == nil {
+				st = map[string]uint64{}
+			}
+			return st, nil
+		}},
 		{"GET", "/network/route/", func(*request) (any, error) {
 			routes, err := sys.Routes()
 			if err != nil {

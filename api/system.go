@@ -73,6 +73,9 @@ type Environment interface {
 type Network interface {
 	Interfaces() ([]Interface, error)
 	Routes() ([]Route, error)
+	// Stats are the stack's protocol counters by name ("tcp.resets_sent"),
+	// as netstat -s shows them.
+	Stats() (map[string]uint64, error)
 }
 
 // Interface is one network interface for /network/ifconfig.

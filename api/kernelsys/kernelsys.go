@@ -22,6 +22,8 @@ type Config struct {
 	Interfaces  func() ([]api.Interface, error)
 	Routes      func() ([]api.Route, error)
 	Filesystems func() ([]api.FS, error)
+	// NetStats returns the network stack's counters.
+	NetStats func() map[string]uint64
 	// FirmwareVendor names the firmware; "" reports "unknown" (gosv
 	// does not read SMBIOS).
 	FirmwareVendor string
@@ -120,6 +122,13 @@ func (s *System) Unsetenv(name string) error        { return os.Unsetenv(name) }
 func (s *System) Interfaces() ([]api.Interface, error) { return call(s.cfg.Interfaces) }
 func (s *System) Routes() ([]api.Route, error)         { return call(s.cfg.Routes) }
 func (s *System) Filesystems() ([]api.FS, error)       { return call(s.cfg.Filesystems) }
+
+func (s *System) Stats() (map[string]uint64, error) {
+	if s.cfg.NetStats == nil {
+		return nil, nil
+	}
+	return s.cfg.NetStats(), nil
+}
 
 func call[T any](f func() ([]T, error)) ([]T, error) {
 	if f == nil {

@@ -152,6 +152,9 @@ func TestCEchoServer(t *testing.T) {
 		t.Error(err)
 	}
 	r.logThreadsOnFailure(t)
+	if t.Failed() {
+		t.Logf("serial so far:\n%s", r.Serial())
+	}
 	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Write([]byte("QUIT\n"))
 		io.ReadAll(c)
@@ -169,7 +172,7 @@ func (r *Running) logThreadsOnFailure(t *testing.T) {
 		return
 	}
 	c := &http.Client{Timeout: 10 * time.Second}
-	for _, p := range []string{"/os/threads", "/network/ifconfig/"} {
+	for _, p := range []string{"/os/threads", "/network/ifconfig/", "/network/stats/"} {
 		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d%s", r.apiPort, p))
 		if err != nil {
 			t.Logf("%s: %v", p, err)

@@ -50,6 +50,7 @@ func startNetwork(opts *cmdline.Options, nics []nic.Device, fs func() ([]api.FS,
 		Interfaces:  func() ([]api.Interface, error) { return apiInterfaces(st), nil },
 		Routes:      func() ([]api.Route, error) { return apiRoutes(st), nil },
 		Filesystems: fs,
+		NetStats:    st.Counters,
 	})
 	go func() {
 		if err := api.Serve(context.Background(), l, api.NewHandler(sys, api.Options{})); err != nil {

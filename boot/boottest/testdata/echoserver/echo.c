@@ -3,6 +3,7 @@
  * (default 7) and echoes what it reads. A connection that sends "QUIT\n"
  * as its first line ends the program with status 0. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -17,7 +18,9 @@ static void *serve(void *arg) {
 	char buf[4096];
 	ssize_t n;
 	int first = 1;
-	while ((n = read(fd, buf, sizeof buf)) > 0) {
+	while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+		if (n < 0)
+			continue;
 		if (first && n >= 5 && memcmp(buf, "QUIT\n", 5) == 0) {
 			write(fd, "bye\n", 4);
 			close(fd);
@@ -33,6 +36,8 @@ static void *serve(void *arg) {
 			off += w;
 		}
 	}
+	if (n < 0)
+		perror("echoserver: read");
 	close(fd);
 	return NULL;
 }
@@ -65,7 +70,10 @@ int main(int argc, char **argv) {
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		pthread_attr_setstacksize(&at, 64 << 10);
-		if (pthread_create(&t, &at, serve, (void *)(long)c) != 0)
+		int err = pthread_create(&t, &at, serve, (void *)(long)c);
+		if (err != 0) {
+			fprintf(stderr, "echoserver: pthread_create: %s\n", strerror(err));
 			close(c);
+		}
 	}
 }
