@@ -3,6 +3,7 @@ package boottest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -43,12 +44,24 @@ func TestGoHTTPServer(t *testing.T) {
 	const clients, requests = 32, 20
 	var wg sync.WaitGroup
 	errs := make(chan error, clients*requests)
+	var dialMu sync.Mutex
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
-			// Each client keeps its own connection alive across requests.
-			hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			// Each client keeps its own connection alive across
+			// requests. Connections are opened one at a time: QEMU's
+			// user networking accepts forwarded connections with a
+			// listen backlog of 1, and a burst of connects overflows it
+			// (the host completes handshakes QEMU never accepts).
+			hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1,
+				DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+					dialMu.Lock()
+					defer dialMu.Unlock()
+					c, err := (&net.Dialer{}).DialContext(ctx, network, a)
+					time.Sleep(20 * time.Millisecond) // let QEMU accept it
+					return c, err
+				}}}
 			for i := 0; i < requests; i++ {
 				msg := fmt.Sprintf("client %d request %d", c, i)
 				resp, err := hc.Post("http://"+addr+"/echo", "text/plain", bytes.NewBufferString(msg))
@@ -120,18 +133,32 @@ func TestCEchoServer(t *testing.T) {
 	const clients, rounds = 32, 20
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
+	// Connections are opened one after another, each proven by an echo
+	// before the next (QEMU's user networking accepts forwarded
+	// connections with a listen backlog of 1: a burst of connects
+	// overflows it); then all clients talk at once.
+	conns := make([]net.Conn, clients)
+	readers := make([]*bufio.Reader, clients)
+	for c := range conns {
+		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			t.Fatalf("client %d: %v", c, err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(90 * time.Second))
+		msg := fmt.Sprintf("client %d hello\n", c)
+		conn.Write([]byte(msg))
+		rd := bufio.NewReader(conn)
+		if got, err := rd.ReadString('\n'); err != nil || got != msg {
+			t.Fatalf("client %d: first echo %q, %v", c, got, err)
+		}
+		conns[c], readers[c] = conn, rd
+	}
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
-			conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(90 * time.Second))
-			rd := bufio.NewReader(conn)
+			conn, rd := conns[c], readers[c]
 			for i := 0; i < rounds; i++ {
 				msg := fmt.Sprintf("client %d round %d %s\n", c, i, bytes.Repeat([]byte{'x'}, c*50))
 				if _, err := conn.Write([]byte(msg)); err != nil {
