@@ -206,6 +206,7 @@ type NIC struct {
 	HostForward []string
 	// Transport: "" (virtio-mmio on microvm, PCI elsewhere), "pci"
 	// (transitional: modern and legacy), "pci-modern", "pci-legacy",
+	// "pci-intx" (no MSI-X, so the INTx line through the I/O APIC),
 	// "mmio" (virtio-mmio version 1, QEMU's default) or "mmio-v2".
 	Transport string
 	// MAC, optional ("52:54:00:12:34:56").
@@ -237,6 +238,8 @@ func (n NIC) args(i int, machine string) []string {
 		dev += ",disable-legacy=on,disable-modern=off"
 	case "pci-legacy":
 		dev += ",disable-modern=on"
+	case "pci-intx":
+		dev += ",vectors=0" // no MSI-X: the legacy interrupt line
 	case "mmio":
 		dev = "virtio-net-device,netdev=" + id
 	case "mmio-v2":
