@@ -265,8 +265,10 @@ func sysGetrandom(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	return int64(n)
 }
 
-// randomUint64 draws from RDRAND (RDSEED if that is all there is), and
-// falls back to a TSC-seeded xorshift generator on CPUs with neither.
+// randomUint64 draws from RDRAND (RDSEED if that is all there is), then
+// from the pool a hardware RNG device fills (virtio-rng, entropy.go),
+// and falls back to a TSC-seeded xorshift generator when there is
+// nothing else.
 func randomUint64() uint64 {
 	if cpu.rdrand {
 		for i := 0; i < 10; i++ {
@@ -281,6 +283,9 @@ func randomUint64() uint64 {
 				return v
 			}
 		}
+	}
+	if v, ok := entropyPool.take8(); ok {
+		return v
 	}
 	if fallbackRandom == 0 {
 		fallbackRandom = amd64.RDTSC() | 1

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"gosv/boot/cmdline"
 	"gosv/drivers/nic"
 	"gosv/drivers/virtio"
+	"gosv/kernel"
 	"gosv/kernel/hw"
 )
 
@@ -34,6 +37,16 @@ func startDevices(opts *cmdline.Options) []nic.Device {
 					len(nics), name, d.Where, macString(n.MAC()), n.MTU(), f.TxChecksum, f.TSO4, f.TSO6)
 			}
 			nics = append(nics, n)
+		case virtio.DeviceRNG:
+			r, err := virtio.NewRNG(d.Transport, hw.DMA{}, d.IRQ, virtio.RNGOptions{})
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "gosv: virtio-rng at %s: %v\n", d.Where, err)
+				continue
+			}
+			if opts.Verbose {
+				fmt.Printf("gosv: virtio-rng at %s feeds getrandom\n", d.Where)
+			}
+			go feedEntropy(r)
 		default:
 			if opts.Verbose {
 				fmt.Printf("gosv: virtio %s at %s: no driver\n", d.Type, d.Where)
@@ -41,6 +54,29 @@ func startDevices(opts *cmdline.Options) []nic.Device {
 		}
 	}
 	return nics
+}
+
+// feedEntropy keeps the kernel's entropy pool full from a hardware RNG:
+// getrandom draws from it on CPUs without RDRAND.
+func feedEntropy(r *virtio.RNG) {
+	buf := make([]byte, 512)
+	for {
+		want := kernel.EntropyWanted()
+		if want == 0 {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		n, err := r.Read(buf[:min(want, len(buf))])
+		if errors.Is(err, virtio.ErrRNGBroken) {
+			fmt.Fprintf(os.Stderr, "gosv: virtio-rng: %v\n", err)
+			return
+		}
+		if err != nil {
+			time.Sleep(100 * time.Millisecond) // slow device: try again
+			continue
+		}
+		kernel.FeedEntropy(buf[:n])
+	}
 }
 
 func macString(m nic.MAC) string {

@@ -44,6 +44,7 @@ var Tests = []Test{
 	{Name: "smp", Run: testSMP},
 	{Name: "enosys", Run: testENOSYS},
 	{Name: "dmesg", Run: testDmesg},
+	{Name: "entropy", Run: testEntropy},
 	{Name: "stress", Run: testStress},
 	{Name: "crash-panic", Run: crashPanic, Crash: true},
 	{Name: "crash-core", Run: crashCore, Crash: true},
