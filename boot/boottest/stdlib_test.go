@@ -41,9 +41,6 @@ type stdlibPackage struct {
 	slow []skipped
 }
 
-// noSockets is why tests that need sockets wait.
-const noSockets = "sockets (issue 4): socket(2) (41) is unimplemented"
-
 // execTests is why tests that start processes cannot run.
 const execTests = "they start child processes (fork/exec; gosv runs one process)"
 
@@ -63,9 +60,6 @@ var stdlibPackages = []stdlibPackage{
 			{"TestFileChdirTestlog|TestStdPipe|TestExecutable|TestReadNonblockingFd|TestProcessWithHandleLinux|" +
 				"TestKillFindProcess|TestKillStartProcess|TestGetppid|TestStatStdin|TestStartProcess", execTests},
 		},
-		awaiting: []skipped{
-			{"TestLargeCopyViaNetwork|TestSpliceFile|TestGetPollFDAndNetwork|TestSendFile", noSockets + " (TCP and unix)"},
-		},
 		// They build and walk thousands of small trees, with os.Root and
 		// without (17 s natively, several minutes under TCG; Link and
 		// Rename 684 tree pairs each).
@@ -74,10 +68,7 @@ var stdlibPackages = []stdlibPackage{
 	{path: "strings"},
 	{path: "bytes"},
 	{path: "math"},
-	{
-		path:     "encoding/json",
-		awaiting: []skipped{{"TestHTTPDecoding", noSockets + " (httptest listens on loopback)"}},
-	},
+	{path: "encoding/json"}, // TestHTTPDecoding serves over loopback TCP
 	{path: "regexp"},
 	{path: "container/list"},
 	{path: "fmt"},
@@ -87,14 +78,9 @@ var stdlibPackages = []stdlibPackage{
 	{path: "path/filepath", dirs: []string{"src/unicode"}}, // TestBug3486 walks it
 	{path: "archive/tar"},
 	{path: "text/template"},
-	{
-		path:     "context",
-		awaiting: []skipped{{"ExampleAfterFunc_connection", noSockets}},
-	},
-	{
-		path:     "compress/gzip",
-		awaiting: []skipped{{"Example_compressingReader", noSockets + " (httptest)"}},
-	},
+	{path: "context"},
+	{path: "compress/gzip"}, // Example_compressingReader uses httptest
+	{path: "net"},
 }
 
 // TestGoStdlibTests builds the tests of standard library packages on the

@@ -112,6 +112,11 @@ func (s *inet) connect(addr []byte) error {
 	if err != nil {
 		return err
 	}
+	// Linux connects to the local host for the unspecified address
+	// (0.0.0.0 or ::, also v4-mapped), which Go's Dial relies on.
+	if a.Addr.Unspecified() || isMappedAny(a.Addr) {
+		a.Addr = loopbackFor(s.family, a.Addr)
+	}
 	s.mu.Lock()
 	s.target = a
 	s.mu.Unlock()
@@ -209,3 +214,21 @@ func (s *inet) buffered() int {
 }
 
 func (s *inet) close() { s.ep.Close() }
+
+// isMappedAny reports whether a is ::ffff:0.0.0.0.
+func isMappedAny(a tcpip.Address) bool {
+	b := a.AsSlice()
+	return len(b) == 16 && string(b[:12]) == "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff" && string(b[12:]) == "\x00\x00\x00\x00"
+}
+
+// loopbackFor returns the loopback address for an unspecified address a
+// of a socket of family: 127.0.0.1, ::ffff:127.0.0.1 or ::1.
+func loopbackFor(family int, a tcpip.Address) tcpip.Address {
+	switch {
+	case family == syscall.AF_INET || a.BitLen() == 32:
+		return tcpip.AddrFrom4([4]byte{127, 0, 0, 1})
+	case isMappedAny(a):
+		return tcpip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: 127, 15: 1})
+	}
+	return tcpip.AddrFrom16([16]byte{15: 1})
+}

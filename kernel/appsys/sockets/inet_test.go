@@ -464,3 +464,46 @@ func waitEvent(t *testing.T, ch chan uint32, want uint32, what string) {
 		}
 	}
 }
+
+// TestConnectUnspecified: as on Linux, connecting to 0.0.0.0 or :: reaches
+// the local host (Go's Dial("tcp4", "[::]:port") relies on it), and the
+// connection works afterwards (options, data).
+func TestConnectUnspecified(t *testing.T) {
+	st := loopbackStack(t)
+	l4, laddr := listener(t, st, 0)
+	l6 := mustNew(t, st, syscall.AF_INET6, syscall.SOCK_STREAM)
+	if err := l6.Bind(sockaddrIn6([16]byte{}, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l6.Listen(4); err != nil {
+		t.Fatal(err)
+	}
+	l6addr, _ := l6.SockName()
+	for _, tc := range []struct {
+		family int
+		addr   []byte
+		l      *Socket
+	}{
+		{syscall.AF_INET, sockaddrIn([4]byte{}, port(t, laddr)), l4},
+		{syscall.AF_INET6, sockaddrIn6([16]byte{}, port(t, l6addr)), l6},
+	} {
+		l := tc.l
+		c := mustNew(t, st, tc.family, syscall.SOCK_STREAM)
+		if err := c.Connect(tc.addr); err != nil {
+			t.Fatalf("Connect to the unspecified address (family %d): %v", tc.family, err)
+		}
+		s, _, err := l.Accept(0, false)
+		if err != nil {
+			t.Fatalf("Accept: %v", err)
+		}
+		if err := c.SetSockOpt(syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, intOpt(15)); err != nil {
+			t.Errorf("TCP_KEEPIDLE after connecting: %v", err)
+		}
+		write(t, c, "hi")
+		if got := read(t, s, 10); got != "hi" {
+			t.Errorf("read %q", got)
+		}
+		s.Close()
+		c.Close()
+	}
+}
