@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -103,7 +104,7 @@ func wrkDuration(num, unit string) (time.Duration, error) {
 	if err != nil || f < 0 || f > 1e6 {
 		return 0, fmt.Errorf("wrk: bad time %q%s", num, unit)
 	}
-	return time.Duration(f * float64(wrkUnits[unit])), nil
+	return time.Duration(math.Round(f * float64(wrkUnits[unit]))), nil
 }
 
 // TCPResult is one tcpbench client run.
@@ -151,7 +152,7 @@ func ParseTCPBench(out string) (TCPResult, error) {
 	if err != nil || !(s > 0) || s > 1e6 {
 		return TCPResult{}, fmt.Errorf("tcpbench: bad time %q", v[2])
 	}
-	return TCPResult{Dir: m[1], Bytes: n, Elapsed: time.Duration(s * float64(time.Second))}, nil
+	return TCPResult{Dir: m[1], Bytes: n, Elapsed: time.Duration(math.Round(s * float64(time.Second)))}, nil
 }
 
 // Addresses of the network benchmark: the namespace's tap is GatewayIP
