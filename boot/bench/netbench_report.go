@@ -72,13 +72,13 @@ func (n *NetReport) Markdown() string {
 		p("`sudo go run ./cmd/gosvbench -only=net -write` for this section alone.\n\n")
 		return b.String()
 	}
-	p("Measured %s, %s, %d boots of each server (alternating), host load\n", n.Date, n.Accel, n.Runs)
+	p("Measured %s, %s, %s of each server (alternating), host load\n", n.Date, n.Accel, plural(n.Runs, "boot"))
 	p("%s at the start, %s at the end. Under TCG the absolute figures are\n", n.LoadAvg, n.LoadAvgEnd)
 	p("low and the host's 2 cores are shared by the guest's vCPUs and the\n")
 	p("load generator; the ratios between the guests are what to read.\n\n")
 
 	p("### Method\n\n")
-	p("- A private network namespace (`gosv/boot/netns`) holds a tap device\n")
+	p("- A private network namespace (`gosv/boot/netns`; NS below) holds a tap device\n")
 	p("  `tap0` at %s/%d; QEMU runs inside it (`ip netns exec`) with one\n", GatewayIP, NetPrefix)
 	p("  virtio-net NIC on that tap, and the load generators run inside it too,\n")
 	p("  so no traffic touches the host's own networking. Both guests get\n")
@@ -255,4 +255,11 @@ func sectionStart(doc, heading string) int {
 		off += len(line) + 1
 	}
 	return -1
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -151,8 +151,9 @@ func runNet(ctx context.Context, o options, kernel, accel, linuxCmdline string, 
 	if err != nil {
 		return nil, err
 	}
+	// The namespace's name is random: the report says NS.
 	full := func(c qemu.Config) []string {
-		return append(append([]string(nil), c.Wrapper...), qemu.Args(c, accel)...)
+		return append([]string{"ip", "netns", "exec", "NS"}, qemu.Args(c, accel)...)
 	}
 	nr.GosvAPIArgs, nr.GosvHTTPArgs, nr.LinuxHTTPArgs = full(apiCfg), full(gosvHTTP), full(linuxHTTP)
 	nr.GosvTCPArgs, nr.LinuxTCPArgs = full(gosvTCP), full(linuxTCP)
