@@ -208,6 +208,10 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
+		if nr.Skipped != "" {
+			// Keep the measured section in -doc.
+			return fmt.Errorf("network benchmark not run: %s", nr.Skipped)
+		}
 		md := nr.Markdown()
 		fmt.Print(md)
 		if o.write {

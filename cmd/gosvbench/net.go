@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -158,7 +160,7 @@ func runNet(ctx context.Context, o options, kernel, accel, linuxCmdline string, 
 	nr.GosvAPIArgs, nr.GosvHTTPArgs, nr.LinuxHTTPArgs = full(apiCfg), full(gosvHTTP), full(linuxHTTP)
 	nr.GosvTCPArgs, nr.LinuxTCPArgs = full(gosvTCP), full(linuxTCP)
 
-	b := &netBench{n: n, o: o, nr: nr, tcpbench: tcpbench}
+	b := &netBench{n: n, o: o, nr: nr, tcpbench: tcpbench, linuxKernel: lx.vmlinuz}
 	apiURL := fmt.Sprintf("http://%s:%d/os/name", bench.GuestIP, apiPort)
 	appURL := fmt.Sprintf("http://%s:%d/", bench.GuestIP, httpPort)
 	for i := range o.netRuns {
@@ -202,7 +204,8 @@ type netBench struct {
 	n        *netns.Net
 	o        options
 	nr       *bench.NetReport
-	tcpbench string // the client, run in the namespace
+	tcpbench    string // the client, run in the namespace
+	linuxKernel string // to tell the Linux guest's boots from gosv's
 }
 
 // http boots cfg, waits for url to answer, warms up and measures once.
@@ -228,6 +231,7 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 		return r, fmt.Errorf("%s: the VM stopped during the run:\n%s", name, v.serial.String())
 	}
 	logf("  %s: %.0f req/s, p50 %v, p99 %v, %d errors", name, r.RequestsSec, r.P50, r.P99, r.Errors)
+	b.logGosvStats(cfg)
 	return r, nil
 }
 
@@ -255,6 +259,7 @@ func (b *netBench) tcp(ctx context.Context, name string, cfg qemu.Config) (send,
 		mbps[i] = r.MBps()
 	}
 	logf("  %s: host → guest %.1f MB/s, guest → host %.1f MB/s", name, mbps[0], mbps[1])
+	b.logGosvStats(cfg)
 	return mbps[0], mbps[1], nil
 }
 
@@ -270,6 +275,37 @@ func (b *netBench) run(ctx context.Context, argv ...string) (string, error) {
 		return out.String(), fmt.Errorf("%s: %w\n%s%s", strings.Join(argv, " "), err, out.String(), errb.String())
 	}
 	return out.String(), nil
+}
+
+// logGosvStats logs gosv's counters of lost and repeated packets after a
+// run, which explain a slow figure; they are not part of the report.
+func (b *netBench) logGosvStats(cfg qemu.Config) {
+	if cfg.Kernel == b.linuxKernel {
+		return
+	}
+	c := b.n.HTTPClient()
+	c.Timeout = 10 * time.Second
+	resp, err := c.Get(fmt.Sprintf("http://%s:%d/network/stats/", bench.GuestIP, apiPort))
+	if err != nil {
+		logf("  gosv /network/stats/: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	var st map[string]uint64
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		logf("  gosv /network/stats/: %v", err)
+		return
+	}
+	var keys []string
+	for k, v := range st {
+		l := strings.ToLower(k)
+		if v != 0 && (strings.Contains(l, "retrans") || strings.Contains(l, "drop") ||
+			strings.Contains(l, "error") || strings.Contains(l, "fail") || strings.Contains(l, "timeout")) {
+			keys = append(keys, fmt.Sprintf("%s=%d", k, v))
+		}
+	}
+	slices.Sort(keys)
+	logf("  gosv counters: %s", strings.Join(keys, " "))
 }
 
 const readyTimeout = 3 * time.Minute
