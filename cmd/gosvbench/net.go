@@ -201,9 +201,9 @@ func runNet(ctx context.Context, o options, kernel, accel, linuxCmdline string, 
 }
 
 type netBench struct {
-	n        *netns.Net
-	o        options
-	nr       *bench.NetReport
+	n           *netns.Net
+	o           options
+	nr          *bench.NetReport
 	tcpbench    string // the client, run in the namespace
 	linuxKernel string // to tell the Linux guest's boots from gosv's
 }
