@@ -17,6 +17,10 @@ type NetReport struct {
 	Skipped string
 
 	Date        string
+	GosvVersion string // the kernel's version stamp
+	QEMUVersion string
+	HostCPU     string
+	HostCPUs    int
 	Accel       string
 	Machine     string
 	MemoryMiB   int
@@ -72,7 +76,8 @@ func (n *NetReport) Markdown() string {
 		p("`sudo go run ./cmd/gosvbench -only=net -write` for this section alone.\n\n")
 		return b.String()
 	}
-	p("Measured %s, %s, %s of each server (alternating), host load\n", n.Date, n.Accel, plural(n.Runs, "boot"))
+	p("Measured %s with gosv %s on %s (%d host CPUs), QEMU %s, %s;\n", n.Date, n.GosvVersion, n.HostCPU, n.HostCPUs, n.QEMUVersion, n.Accel)
+	p("%s of each server (alternating), host load\n", plural(n.Runs, "boot"))
 	p("%s at the start, %s at the end. Under TCG the absolute figures are\n", n.LoadAvg, n.LoadAvgEnd)
 	p("low and the host's 2 cores are shared by the guest's vCPUs and the\n")
 	p("load generator; the ratios between the guests are what to read.\n\n")
@@ -144,7 +149,8 @@ func (n *NetReport) Markdown() string {
 		p("| %s | %.1f (%.1f–%.1f) | %.1f (%.1f–%.1f) | %s |\n", row.name,
 			g.Median, g.Min, g.Max, l.Median, l.Min, l.Max, times(g.Median, l.Median))
 	}
-	p("\n")
+	p("\n%s\n\n", tcpVerdict(SummarizeFloats(n.GosvSend).Median/SummarizeFloats(n.LinuxSend).Median,
+		SummarizeFloats(n.GosvRecv).Median/SummarizeFloats(n.LinuxRecv).Median))
 	p("Each run's figures, in order: gosv API req/s %s; gosv Go server %s;\n", rates(n.GosvAPI), rates(n.GosvHTTP))
 	p("Linux Go server %s. TCP MB/s host → guest: gosv %s, Linux %s;\n", rates(n.LinuxHTTP), floats(n.GosvSend), floats(n.LinuxSend))
 	p("guest → host: gosv %s, Linux %s.\n\n", floats(n.GosvRecv), floats(n.LinuxRecv))
@@ -163,6 +169,22 @@ func httpVerdict(g, l NetSummary) string {
 		return fmt.Sprintf("The Go server serves %.2f× Linux's request rate under gosv.", r)
 	}
 	return fmt.Sprintf("The Go server is slower under gosv: %.2f× Linux's request rate.", r)
+}
+
+// tcpVerdict says in words how gosv's throughput compares, given the
+// ratios gosv/Linux host → guest and guest → host.
+func tcpVerdict(send, recv float64) string {
+	word := func(r float64) string {
+		if r >= 1 {
+			return "faster"
+		}
+		return "slower"
+	}
+	if !(send > 0) || !(recv > 0) {
+		return "No comparison: a transfer moved no data."
+	}
+	return fmt.Sprintf("gosv is %s than Linux receiving (host → guest, %.2f×) and %s sending (guest → host, %.2f×).",
+		word(send), send, word(recv), recv)
 }
 
 func transportName(machine string) string {

@@ -204,7 +204,7 @@ func run(ctx context.Context, o options) error {
 	r.GosvArgs = qemu.Args(gosvCfg, r.Accel)
 	r.LinuxArgs = qemu.Args(linuxCfg, r.Accel)
 	if o.only == "net" {
-		nr, err := runNet(ctx, o, kernel, r.Accel, linuxCfg.Cmdline, lx)
+		nr, err := runNet(ctx, o, r, kernel, linuxCfg.Cmdline, lx)
 		if err != nil {
 			return err
 		}
@@ -310,7 +310,7 @@ func run(ctx context.Context, o options) error {
 	r.LoadAvgEnd = loadAvg()
 	md := r.Markdown()
 	if o.net {
-		nr, err := runNet(ctx, o, kernel, r.Accel, linuxCfg.Cmdline, lx)
+		nr, err := runNet(ctx, o, r, kernel, linuxCfg.Cmdline, lx)
 		if err != nil {
 			return err
 		}

@@ -35,9 +35,11 @@ const (
 // then tcpbench both ways in each guest, o.netRuns times, alternating.
 // Each server gets a boot of its own, on a tap device in a private
 // namespace. Without root it returns a report that says it was skipped.
-func runNet(ctx context.Context, o options, kernel, accel, linuxCmdline string, lx linux) (*bench.NetReport, error) {
+func runNet(ctx context.Context, o options, r *bench.Report, kernel, linuxCmdline string, lx linux) (*bench.NetReport, error) {
+	accel := r.Accel
 	nr := &bench.NetReport{
 		Date: time.Now().UTC().Format("2006-01-02"), Accel: accel, Machine: o.machine,
+		GosvVersion: r.GosvVersion, QEMUVersion: r.QEMUVersion, HostCPU: r.HostCPU, HostCPUs: r.HostCPUs,
 		MemoryMiB: o.mem, CPUs: o.netSMP, Runs: o.netRuns, LoadAvg: loadAvg(),
 		Wrk:         []string{"wrk", "--latency", "-t2", "-c32", "-d" + o.netDur.String()},
 		WarmUp:      3 * time.Second,
