@@ -79,7 +79,7 @@ func (n *NetReport) Markdown() string {
 	p("Measured %s with gosv %s on %s (%d host CPUs), QEMU %s, %s;\n", n.Date, n.GosvVersion, n.HostCPU, n.HostCPUs, n.QEMUVersion, n.Accel)
 	p("%s of each server (alternating), host load\n", plural(n.Runs, "boot"))
 	p("%s at the start, %s at the end. Under TCG the absolute figures are\n", n.LoadAvg, n.LoadAvgEnd)
-	p("low and the host's 2 cores are shared by the guest's vCPUs and the\n")
+	p("low and the host's %d CPUs are shared by the guest's vCPUs and the\n", n.HostCPUs)
 	p("load generator; the ratios between the guests are what to read.\n\n")
 
 	p("### Method\n\n")
