@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -30,33 +31,54 @@ import (
 
 // Net is one namespace with a tap device.
 type Net struct {
-	Name   string // namespace name, for ip netns exec
-	Tap    string // tap device QEMU attaches to
-	HostIP string // the namespace's address on the tap
-	Prefix int    // prefix length of the tap's subnet
-	t      testing.TB
+	Name   string     // namespace name, for ip netns exec
+	Tap    string     // tap device QEMU attaches to
+	HostIP string     // the namespace's address on the tap
+	Prefix int        // prefix length of the tap's subnet
+	t      testing.TB // set by New
 }
 
+// ErrUnavailable wraps the reason a namespace cannot be made here (not
+// root, no iproute2, no /dev/net/tun, namespaces not allowed).
+var ErrUnavailable = errors.New("netns: network namespaces unavailable")
+
 // New creates a namespace with tap device "tap0" addressed 192.168.100.1/24
-// and removes it when the test ends.
+// and removes it when the test ends. It skips the test when namespaces are
+// unavailable.
 func New(t testing.TB) *Net {
 	t.Helper()
+	n, err := Create()
+	if errors.Is(err, ErrUnavailable) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.t = t
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// Create is New for programs that are not tests, such as the benchmark
+// command: the caller removes the namespace with Close. StartDHCP needs a
+// namespace made by New. Errors wrap ErrUnavailable when the machine
+// cannot have namespaces at all.
+func Create() (*Net, error) {
 	if os.Geteuid() != 0 {
-		t.Skip("network namespace tests need root")
+		return nil, fmt.Errorf("%w: they need root", ErrUnavailable)
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip (iproute2) not installed (make test installs it)")
+		return nil, fmt.Errorf("%w: ip (iproute2) not installed (scripts/install-deps.sh installs it)", ErrUnavailable)
 	}
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skip("no /dev/net/tun")
+		return nil, fmt.Errorf("%w: no /dev/net/tun", ErrUnavailable)
 	}
 	var b [4]byte
 	rand.Read(b[:])
-	n := &Net{Name: "gosv-" + hex.EncodeToString(b[:]), Tap: "tap0", HostIP: "192.168.100.1", Prefix: 24, t: t}
+	n := &Net{Name: "gosv-" + hex.EncodeToString(b[:]), Tap: "tap0", HostIP: "192.168.100.1", Prefix: 24}
 	if out, err := exec.Command("ip", "netns", "add", n.Name).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+		return nil, fmt.Errorf("%w: cannot create a network namespace: %v: %s", ErrUnavailable, err, out)
 	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", n.Name).Run() })
 	for _, c := range [][]string{
 		{"ip", "link", "set", "lo", "up"},
 		{"ip", "tuntap", "add", "dev", n.Tap, "mode", "tap"},
@@ -64,10 +86,19 @@ func New(t testing.TB) *Net {
 		{"ip", "link", "set", n.Tap, "up"},
 	} {
 		if out, err := n.Command(c...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(c, " "), err, out)
+			n.Close()
+			return nil, fmt.Errorf("netns: %s: %v: %s", strings.Join(c, " "), err, out)
 		}
 	}
-	return n
+	return n, nil
+}
+
+// Close removes the namespace and its tap device.
+func (n *Net) Close() error {
+	if out, err := exec.Command("ip", "netns", "del", n.Name).CombinedOutput(); err != nil {
+		return fmt.Errorf("netns: ip netns del %s: %v: %s", n.Name, err, out)
+	}
+	return nil
 }
 
 // Wrapper is the command prefix that runs a program inside the namespace
@@ -83,6 +114,9 @@ func (n *Net) Command(args ...string) *exec.Cmd {
 // from first to last (in the tap's subnet) and naming the host end as
 // router and DNS server, until the test ends.
 func (n *Net) StartDHCP(first, last string) {
+	if n.t == nil {
+		panic("netns: StartDHCP needs a namespace made by New")
+	}
 	n.t.Helper()
 	if _, err := exec.LookPath("dnsmasq"); err != nil {
 		n.t.Skip("dnsmasq not installed (make test installs dnsmasq-base)")

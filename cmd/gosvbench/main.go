@@ -8,8 +8,11 @@
 // times, alternating, and searches for the smallest memory gosv boots in.
 // The application benchmark (apps.go) then runs one static C program
 // (boot/bench/testdata/appbench) as gosv's application and under the Linux
-// guest's init, -n times each, alternating. See docs/benchmarks.md for
-// what each figure means.
+// guest's init, -n times each, alternating. The network benchmark
+// (net.go, root only) boots each guest with a server on a tap device in a
+// private network namespace and loads it with wrk and tcpbench; -only=net
+// runs just that and rewrites only its section of -doc. See
+// docs/benchmarks.md for what each figure means.
 package main
 
 import (
@@ -49,6 +52,11 @@ type options struct {
 	linuxTimeout time.Duration
 	apps         bool
 	appTimeout   time.Duration
+	only         string
+	net          bool
+	netRuns      int
+	netSMP       int
+	netDur       time.Duration
 }
 
 func main() {
@@ -68,8 +76,14 @@ func main() {
 	flag.DurationVar(&o.linuxTimeout, "linux-timeout", 90*time.Second, "timeout of one Linux boot")
 	flag.BoolVar(&o.apps, "apps", true, "also run the application benchmark in both guests")
 	flag.DurationVar(&o.appTimeout, "app-timeout", 3*time.Minute, "timeout of one application benchmark boot")
+	flag.StringVar(&o.only, "only", "", "run only one benchmark: net (the network section of -doc is replaced)")
+	flag.BoolVar(&o.net, "net", true, "also run the network benchmark (needs root)")
+	flag.IntVar(&o.netRuns, "net-runs", 3, "boots of each server in the network benchmark")
+	flag.IntVar(&o.netSMP, "net-smp", 2, "vCPUs for both guests in the network benchmark")
+	flag.DurationVar(&o.netDur, "net-time", 10*time.Second, "length of each measured wrk and tcpbench run")
 	flag.Parse()
-	if flag.NArg() > 0 || o.n < 1 {
+	if flag.NArg() > 0 || o.n < 1 || o.netRuns < 1 || o.netSMP < 1 || o.netDur < time.Second ||
+		(o.only != "" && o.only != "net") {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -189,6 +203,29 @@ func run(ctx context.Context, o options) error {
 	}
 	r.GosvArgs = qemu.Args(gosvCfg, r.Accel)
 	r.LinuxArgs = qemu.Args(linuxCfg, r.Accel)
+	if o.only == "net" {
+		nr, err := runNet(ctx, o, r, kernel, linuxCfg.Cmdline, lx)
+		if err != nil {
+			return err
+		}
+		if nr.Skipped != "" {
+			// Keep the measured section in -doc.
+			return fmt.Errorf("network benchmark not run: %s", nr.Skipped)
+		}
+		md := nr.Markdown()
+		fmt.Print(md)
+		if o.write {
+			doc, err := os.ReadFile(o.doc)
+			if err != nil && !os.IsNotExist(err) {
+				return err
+			}
+			if err := os.WriteFile(o.doc, []byte(bench.SpliceSection(string(doc), md)), 0o644); err != nil {
+				return err
+			}
+			logf("wrote the network section of %s", o.doc)
+		}
+		return nil
+	}
 	if _, err := bootLinux(ctx, linuxCfg); err != nil {
 		return err
 	}
@@ -272,6 +309,13 @@ func run(ctx context.Context, o options) error {
 
 	r.LoadAvgEnd = loadAvg()
 	md := r.Markdown()
+	if o.net {
+		nr, err := runNet(ctx, o, r, kernel, linuxCfg.Cmdline, lx)
+		if err != nil {
+			return err
+		}
+		md = bench.SpliceSection(md, nr.Markdown())
+	}
 	fmt.Print(md)
 	if o.write {
 		if err := os.WriteFile(o.doc, []byte(md), 0o644); err != nil {
@@ -361,6 +405,7 @@ type linux struct {
 	linuxDeb, busyboxDeb string
 	vmlinuz, initrd      string
 	busybox              string // unpacked /bin/busybox
+	modules              string // the kernel's unpacked module tree
 }
 
 // prepareLinux fetches and unpacks the Debian cloud kernel and
@@ -381,6 +426,7 @@ func prepareLinux(cache string) (linux, error) {
 	}
 	ver := strings.TrimPrefix(lx.pkg, "linux-image-")
 	lx.vmlinuz = filepath.Join(rootfs, "boot", "vmlinuz-"+ver)
+	lx.modules = filepath.Join(rootfs, "lib", "modules", ver)
 	busybox := filepath.Join(rootfs, "bin", "busybox")
 	lx.busybox = busybox
 
