@@ -57,9 +57,34 @@ func (s *Server) Run() {
 			continue
 		}
 		for _, r := range buf[:n] {
-			go s.serve(r)
+			if s.cannotBlock(&r) {
+				s.serve(r)
+			} else {
+				go s.serve(r)
+			}
 		}
 	}
+}
+
+// cannotBlock reports whether r is served without waiting for anything,
+// so the serving loop runs it itself: a goroutine per call costs more
+// than such calls do (socket I/O of non-blocking sockets, as Go's
+// runtime makes it, and socket options). Calls that may wait (blocking
+// sockets, pipes, FIFOs) get goroutines of their own, so one waiting
+// call never holds up the others.
+func (s *Server) cannotBlock(r *kernel.Request) bool {
+	switch r.Nr {
+	case syscall.SYS_GETSOCKOPT, syscall.SYS_SETSOCKOPT, syscall.SYS_GETSOCKNAME, syscall.SYS_GETPEERNAME:
+		return true
+	case syscall.SYS_READ, syscall.SYS_WRITE, syscall.SYS_READV, syscall.SYS_WRITEV,
+		syscall.SYS_RECVFROM, syscall.SYS_SENDTO, syscall.SYS_RECVMSG, syscall.SYS_SENDMSG,
+		syscall.SYS_ACCEPT, syscall.SYS_ACCEPT4, syscall.SYS_CONNECT, syscall.SYS_SHUTDOWN:
+		s.mu.Lock()
+		f := s.files[r.Handle]
+		s.mu.Unlock()
+		return f != nil && f.sock != nil && f.sock.Nonblock()
+	}
+	return false
 }
 
 // serve runs one call and completes it.
