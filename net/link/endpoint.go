@@ -89,10 +89,11 @@ var (
 // Default sizes of the receive queues.
 const (
 	maxDefaultQueues = 8
-	// defaultQueueLen frames per queue: 256 full-size frames is about a
-	// virtio-net receive ring's worth, so one queue can absorb a whole
-	// ring while its goroutine is descheduled.
-	defaultQueueLen = 256
+	// defaultQueueLen frames per queue: four virtio-net receive rings'
+	// worth (256 each), so one queue absorbs several rings while its
+	// goroutine is descheduled; with 256, a 1 MiB burst overflowed it
+	// in tests and TCP fell back on retransmissions.
+	defaultQueueLen = 1024
 )
 
 // Options tune an Endpoint; the zero value is a good default.
