@@ -24,7 +24,55 @@ const (
 // sysClone creates a thread. Only threads exist here: without CLONE_VM
 // and CLONE_THREAD it would be fork, which gosv does not have (as OSv).
 func sysClone(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
-	flags := f.RDI
+	// clone(flags, stack, parent_tid, child_tid, tls)
+	return newClone(c, t, f, f.RDI, f.RSI, f.RDX, f.R10, f.R8)
+}
+
+// clone3's struct clone_args (Linux 5.3), the fields gosv reads.
+const (
+	cloneArgsMinSize   = 64 // CLONE_ARGS_SIZE_VER0
+	cloneArgsFlags     = 0
+	cloneArgsPidfd     = 8
+	cloneArgsChildTID  = 16
+	cloneArgsParentTID = 24
+	cloneArgsStack     = 40
+	cloneArgsStackSize = 48
+	cloneArgsTLS       = 56
+	cloneArgsSetTID    = 64 // VER1 (80 bytes): set_tid, set_tid_size
+	cloneArgsSetTIDLen = 72
+)
+
+// sysClone3 is clone3(args, size): clone with its arguments in a struct,
+// and the child's stack given as lowest address and size.
+func sysClone3(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	args, size := uintptr(f.RDI), uintptr(f.RSI)
+	if size < cloneArgsMinSize || size > 4096 {
+		return errnoResult(EINVAL)
+	}
+	if !space.access(args, cloneArgsMinSize, false) {
+		return errnoResult(EFAULT)
+	}
+	word := func(off uintptr) uint64 { return *(*uint64)(ptrAt(args + off)) }
+	const clonePidfd = 0x1000
+	if word(cloneArgsFlags)&clonePidfd != 0 {
+		return errnoResult(EINVAL) // no pidfds (glibc fills the field anyway; it counts only with the flag)
+	}
+	if size >= cloneArgsSetTIDLen+8 && space.access(args+cloneArgsSetTID, 16, false) &&
+		(word(cloneArgsSetTID) != 0 || word(cloneArgsSetTIDLen) != 0) {
+		return errnoResult(EINVAL) // choosing TIDs is for checkpoint/restore
+	}
+	stack, stackSize := word(cloneArgsStack), word(cloneArgsStackSize)
+	if (stack == 0) != (stackSize == 0) {
+		return errnoResult(EINVAL)
+	}
+	return newClone(c, t, f, word(cloneArgsFlags), stack+stackSize,
+		word(cloneArgsParentTID), word(cloneArgsChildTID), word(cloneArgsTLS))
+}
+
+// newClone creates a thread of the caller's process: the flags must
+// ask for a thread (CLONE_VM|CLONE_THREAD; gosv has no fork), sp is the
+// child's stack pointer (0: the caller's).
+func newClone(c *cpuLocal, t *thread, f *Frame, flags, sp, parentTID, childTID, tls uint64) int64 {
 	if flags&(cloneVM|cloneThread) != cloneVM|cloneThread {
 		return errnoResult(ENOSYS)
 	}
@@ -37,24 +85,24 @@ func sysClone(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	// stack; it inherits registers, FPU state and signal mask.
 	ct.ctx = threadContextOf(c, f)
 	ct.ctx.Frame.RAX = 0
-	if f.RSI != 0 {
-		ct.ctx.Frame.RSP = f.RSI
+	if sp != 0 {
+		ct.ctx.Frame.RSP = sp
 	}
 	if flags&cloneSetTLS != 0 {
-		ct.ctx.Frame.FSBase = f.R8
+		ct.ctx.Frame.FSBase = tls
 	}
 	ct.sigMask = t.sigMask
 	ct.proc = t.proc
 	ct.cpu = placeThread()
 	tid := ct.tid
-	if flags&cloneParentSetTID != 0 && space.access(uintptr(f.RDX), 4, true) {
-		*(*int32)(ptrAt(uintptr(f.RDX))) = tid
+	if flags&cloneParentSetTID != 0 && space.access(uintptr(parentTID), 4, true) {
+		*(*int32)(ptrAt(uintptr(parentTID))) = tid
 	}
-	if flags&cloneChildSetTID != 0 && space.access(uintptr(f.R10), 4, true) {
-		*(*int32)(ptrAt(uintptr(f.R10))) = tid
+	if flags&cloneChildSetTID != 0 && space.access(uintptr(childTID), 4, true) {
+		*(*int32)(ptrAt(uintptr(childTID))) = tid
 	}
 	if flags&cloneChildClearTID != 0 {
-		ct.clearTID = uintptr(f.R10)
+		ct.clearTID = uintptr(childTID)
 	}
 	makeRunnable(child)
 	return int64(tid)

@@ -170,7 +170,7 @@ var syscallTable = [...]syscallEntry{
 	332: {"statx", sysServe},
 	334: {"rseq", nil},
 	434: {"pidfd_open", nil},
-	435: {"clone3", nil},
+	435: {"clone3", sysClone3},
 	439: {"faccessat2", sysServe},
 	452: {"fchmodat2", sysServe},
 }
