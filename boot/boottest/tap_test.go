@@ -97,5 +97,22 @@ func TestTapStatic(t *testing.T) {
 	const addr = "192.168.100.20"
 	r, c := tapVM(t, n, "--ip=eth0,"+addr+",255.255.255.0 --defaultgw=192.168.100.1 --nameserver=192.168.100.1", addr)
 	checkIfconfig(t, c, addr)
+	// IPv6: the NIC's link-local address (EUI-64 from the MAC) answers
+	// too, on the same dual-stack API socket, once duplicate address
+	// detection is done.
+	url := "http://[fe80::5054:ff:fe12:3456%25" + n.Tap + "]:8000/os/name"
+	var body []byte
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		var resp *http.Response
+		if resp, err = c.Get(url); err == nil {
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+	}
+	if err != nil || string(body) != `"gosv"` {
+		t.Errorf("GET %s over IPv6: %q, %v", url, body, err)
+	}
 	powerOff(t, r, c, addr)
 }

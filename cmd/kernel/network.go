@@ -10,7 +10,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
-	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 
 	"gosv/api"
 	"gosv/api/kernelsys"
@@ -41,8 +41,10 @@ func startNetwork(opts *cmdline.Options, nics []nic.Device, fs func() ([]api.FS,
 		return st, nil
 	}
 	// The API comes up first: it answers on the static address, or on
-	// the leased one as soon as DHCP has it.
-	l, err := gonet.ListenTCP(st.Netstack(), tcpip.FullAddress{Port: apiPort}, ipv4.ProtocolNumber)
+	// the leased one as soon as DHCP has it. One IPv6 socket serves
+	// both families (gVisor's IPv6 endpoints take IPv4 as v4-mapped
+	// unless V6Only is set).
+	l, err := gonet.ListenTCP(st.Netstack(), tcpip.FullAddress{Port: apiPort}, ipv6.ProtocolNumber)
 	if err != nil {
 		return nil, fmt.Errorf("REST API: listening on port %d: %v", apiPort, err)
 	}
