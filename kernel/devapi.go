@@ -5,6 +5,8 @@ package kernel
 
 import (
 	"errors"
+
+	"gosv/boot/acpi"
 	"syscall"
 	"time"
 	"unsafe"
@@ -136,20 +138,9 @@ func IRQTotal(line int) uint64 {
 }
 
 // ACPIVirtioMMIO lists the virtio-mmio devices ACPI describes.
-func ACPIVirtioMMIO() []VirtioMMIOWindow {
+func ACPIVirtioMMIO() []acpi.MMIODevice {
 	t := &acpiTables
-	out := make([]VirtioMMIOWindow, 0, t.NVirtioMMIO)
-	for _, d := range t.VirtioMMIO[:t.NVirtioMMIO] {
-		out = append(out, VirtioMMIOWindow{Base: d.Base, Size: d.Size, GSI: int(d.GSI), Level: d.Level, ActiveLow: d.ActiveLow})
-	}
-	return out
-}
-
-// VirtioMMIOWindow is one virtio-mmio device's registers and interrupt.
-type VirtioMMIOWindow struct {
-	Base, Size       uint64
-	GSI              int
-	Level, ActiveLow bool
+	return append([]acpi.MMIODevice(nil), t.VirtioMMIO[:t.NVirtioMMIO]...)
 }
 
 // ACPIMCFG returns the MCFG table's bytes (PCIe ECAM regions), or nil.

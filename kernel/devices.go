@@ -82,12 +82,13 @@ func (p *physAllocator) allocContiguous(n uint64, align uint64) uint64 {
 		if start < r.start || start+n*pageSize > r.end || start+n*pageSize < start {
 			continue
 		}
-		for a := r.start; a < start && nskip < len(skipped); a += pageSize {
+		if (start-r.start)/pageSize > uint64(len(skipped)) {
+			continue // too much to skip: try another range
+		}
+		nskip = 0
+		for a := r.start; a < start; a += pageSize {
 			skipped[nskip] = a
 			nskip++
-		}
-		if r.start+uint64(nskip)*pageSize < start {
-			continue // too much to skip: try another range
 		}
 		pa = start
 		r.start = start + n*pageSize

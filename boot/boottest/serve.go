@@ -110,8 +110,14 @@ func (r *Running) Wait() *qemu.Result {
 // test (with the console output) otherwise.
 func (r *Running) WaitHTTP(url string, timeout time.Duration) (int, string) {
 	r.t.Helper()
+	return r.WaitHTTPClient(&http.Client{Timeout: 5 * time.Second}, url, timeout)
+}
+
+// WaitHTTPClient is WaitHTTP with the given client (one that dials into
+// a network namespace, say).
+func (r *Running) WaitHTTPClient(client *http.Client, url string, timeout time.Duration) (int, string) {
+	r.t.Helper()
 	deadline := time.Now().Add(timeout)
-	client := &http.Client{Timeout: 5 * time.Second}
 	var last error
 	for time.Now().Before(deadline) {
 		if r.Exited() {

@@ -2,7 +2,6 @@ package boottest
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,25 +21,10 @@ func tapVM(t *testing.T, n *netns.Net, cmdline, addr string) (*Running, *http.Cl
 	})
 	c := n.HTTPClient()
 	c.Timeout = 5 * time.Second
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if r.Exited() {
-			t.Fatalf("VM stopped before the API answered at %s; serial:\n%s", addr, r.Serial())
-		}
-		resp, err := c.Get("http://" + addr + ":8000/os/name")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || string(b) != `"gosv"` {
-				t.Fatalf("GET /os/name = %d %q", resp.StatusCode, b)
-			}
-			return r, c
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("API at %s did not answer: %v; serial:\n%s", addr, err, r.Serial())
-		}
-		time.Sleep(300 * time.Millisecond)
+	if code, body := r.WaitHTTPClient(c, "http://"+addr+":8000/os/name", 2*time.Minute); code != 200 || body != `"gosv"` {
+		t.Fatalf("GET /os/name = %d %q", code, body)
 	}
+	return r, c
 }
 
 // checkIfconfig fetches /network/ifconfig/eth0 and compares the address.
@@ -101,18 +85,8 @@ func TestTapStatic(t *testing.T) {
 	// too, on the same dual-stack API socket, once duplicate address
 	// detection is done.
 	url := "http://[fe80::5054:ff:fe12:3456%25" + n.Tap + "]:8000/os/name"
-	var body []byte
-	var err error
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		var resp *http.Response
-		if resp, err = c.Get(url); err == nil {
-			body, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			break
-		}
-	}
-	if err != nil || string(body) != `"gosv"` {
-		t.Errorf("GET %s over IPv6: %q, %v", url, body, err)
+	if code, body := r.WaitHTTPClient(c, url, 30*time.Second); code != 200 || body != `"gosv"` {
+		t.Errorf("GET %s over IPv6 = %d %q", url, code, body)
 	}
 	powerOff(t, r, c, addr)
 }

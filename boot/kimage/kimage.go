@@ -207,7 +207,11 @@ func Convert(in []byte, l Layout) ([]byte, Info, error) {
 	if err != nil {
 		return nil, Info{}, err
 	}
-	entry, err := m.findEntry(l, loads)
+	syms, err := m.f.Symbols()
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("reading symbol table: %w", err)
+	}
+	entry, err := m.findEntry(l, loads, syms)
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -217,7 +221,7 @@ func Convert(in []byte, l Layout) ([]byte, Info, error) {
 	if err := m.writeMB2Header(out, entry); err != nil {
 		return nil, Info{}, err
 	}
-	if err := m.writeLazyBSS(out, l); err != nil {
+	if err := m.writeLazyBSS(out, l, syms); err != nil {
 		return nil, Info{}, err
 	}
 
@@ -298,11 +302,7 @@ func inLoad(loads []elf.ProgHeader, v uint64) bool {
 }
 
 // findEntry returns the physical address of the entry symbol.
-func (m *image) findEntry(l Layout, loads []elf.ProgHeader) (uint32, error) {
-	syms, err := m.f.Symbols()
-	if err != nil {
-		return 0, fmt.Errorf("reading symbol table: %w", err)
-	}
+func (m *image) findEntry(l Layout, loads []elf.ProgHeader, syms []elf.Symbol) (uint32, error) {
 	// An assembly function that Go code also refers to has two symbols:
 	// NAME.abi0 is the assembly itself and NAME a 64-bit Go wrapper that
 	// must never run in 32-bit mode. The linker's -E picks NAME.abi0 too.
@@ -695,11 +695,7 @@ const (
 // 32-bit mode decodes as absolute); POPL DX.
 var stubPrologue = []byte{0xe8, 0, 0, 0, 0, 0x8d, 0x05}
 
-func (m *image) writeLazyBSS(out []byte, l Layout) error {
-	syms, err := m.f.Symbols()
-	if err != nil {
-		return fmt.Errorf("reading symbol table: %w", err)
-	}
+func (m *image) writeLazyBSS(out []byte, l Layout, syms []elf.Symbol) error {
 	var target, big, end, entry *elf.Symbol
 	for i, s := range syms {
 		switch s.Name {

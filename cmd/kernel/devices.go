@@ -62,8 +62,10 @@ func feedEntropy(r *virtio.RNG) {
 	buf := make([]byte, 512)
 	for {
 		want := kernel.EntropyWanted()
-		if want == 0 {
-			time.Sleep(50 * time.Millisecond)
+		if want < 512 {
+			// Full enough: look again later rather than wake an
+			// idle machine often (getrandom draws a little at a time).
+			time.Sleep(time.Second)
 			continue
 		}
 		n, err := r.Read(buf[:min(want, len(buf))])

@@ -286,11 +286,17 @@ func (s *Server) sendmsg(r *kernel.Request) (int64, error) {
 	return sendOne(sk, r.Args[1], int(r.Args[2]))
 }
 
-func sendOne(sk *sockets.Socket, hdr uint64, flags int) (int64, error) {
+// msghdrBufs checks that a struct msghdr is readable and returns the
+// buffers its iovec array names.
+func msghdrBufs(hdr uint64) ([][]byte, error) {
 	if _, err := bytesAt(hdr, sizeofMsghdr); err != nil {
-		return 0, err
+		return nil, err
 	}
-	bufs, err := iovecs(get64(hdr+msgIov), get64(hdr+msgIovlen))
+	return iovecs(get64(hdr+msgIov), get64(hdr+msgIovlen))
+}
+
+func sendOne(sk *sockets.Socket, hdr uint64, flags int) (int64, error) {
+	bufs, err := msghdrBufs(hdr)
 	if err != nil {
 		return 0, err
 	}
@@ -319,10 +325,7 @@ func (s *Server) recvmsg(r *kernel.Request) (int64, error) {
 }
 
 func recvOne(sk *sockets.Socket, hdr uint64, flags int) (int64, error) {
-	if _, err := bytesAt(hdr, sizeofMsghdr); err != nil {
-		return 0, err
-	}
-	bufs, err := iovecs(get64(hdr+msgIov), get64(hdr+msgIovlen))
+	bufs, err := msghdrBufs(hdr)
 	if err != nil {
 		return 0, err
 	}

@@ -24,30 +24,29 @@ type VirtioDevice struct {
 // microvm), then virtio PCI functions (unless noPCI). Devices that fail
 // to set up are reported in errs and left out.
 func FindVirtio(mmioParams []string, noPCI bool) (devs []VirtioDevice, errs []error) {
-	seen := map[uint64]bool{}
-	var windows []virtio.MMIOWindow
+	type window struct {
+		virtio.MMIOWindow
+		level bool
+	}
+	var windows []window
 	for _, p := range mmioParams {
 		w, err := virtio.ParseMMIOParam(p)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		windows = append(windows, w)
-	}
-	var levels []bool
-	for range windows {
-		levels = append(levels, false) // Firecracker's lines are edge-triggered
+		windows = append(windows, window{w, false}) // Firecracker's lines are edge-triggered
 	}
 	for _, a := range kernel.ACPIVirtioMMIO() {
-		windows = append(windows, virtio.MMIOWindow{Base: a.Base, Size: a.Size, GSI: a.GSI})
-		levels = append(levels, a.Level)
+		windows = append(windows, window{virtio.MMIOWindow{Base: a.Base, Size: a.Size, GSI: int(a.GSI)}, a.Level})
 	}
-	for i, w := range windows {
+	seen := map[uint64]bool{}
+	for _, w := range windows {
 		if seen[w.Base] {
 			continue
 		}
 		seen[w.Base] = true
-		d, err := mmioDevice(w, levels[i])
+		d, err := mmioDevice(w.MMIOWindow, w.level)
 		if err == virtio.ErrNoDevice {
 			continue // an empty slot (QEMU microvm has 24)
 		}
