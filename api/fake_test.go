@@ -38,6 +38,9 @@ func (f *fakeSystem) CPUFlags() []string           { return []string{"fpu", "sse
 func (f *fakeSystem) Hypervisor() string           { return "KVMKVMKVM" }
 func (f *fakeSystem) FirmwareVendor() string       { return "SeaBIOS" }
 func (f *fakeSystem) Threads() []Thread            { return fakeThreads }
+func (f *fakeSystem) Counters() map[string]uint64 {
+	return map[string]uint64{"context_switches": 9, "syscalls": 120}
+}
 func (f *fakeSystem) Interfaces() ([]Interface, error) {
 	return fakeInterfaces, f.failure("Interfaces")
 }

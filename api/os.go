@@ -22,6 +22,7 @@ func osRoutes(sys OS) []route {
 		{"POST", "/os/hostname", func(r *request) (any, error) { return setHostname(sys, r) }},
 		{"GET", "/os/cmdline", func(*request) (any, error) { return sys.Cmdline(), nil }},
 		{"GET", "/os/threads", func(*request) (any, error) { return threads(sys), nil }},
+		{"GET", "/os/stats/", func(*request) (any, error) { return sys.Counters(), nil }},
 		{"POST", "/os/poweroff", func(r *request) (any, error) { r.after = sys.PowerOff; return "", nil }},
 		{"POST", "/os/shutdown", func(r *request) (any, error) { r.after = sys.PowerOff; return "", nil }},
 		{"POST", "/os/reboot", func(r *request) (any, error) { r.after = sys.Reboot; return "", nil }},

@@ -28,6 +28,9 @@ type OS interface {
 	SetHostname(name string) error
 	Cmdline() string
 	Threads() []Thread
+	// Counters are the kernel's event counts since boot by name
+	// ("context_switches"), for /os/stats/.
+	Counters() map[string]uint64
 	// PowerOff and Reboot act at once and need not return. The API calls
 	// them only after the HTTP response has been sent.
 	PowerOff()

@@ -50,7 +50,10 @@
 // AT_PLATFORM and AT_RANDOM's bytes, then the auxiliary vector, envp,
 // argv and argc at a 16-byte aligned stack pointer. See buildStack.
 //
-// Not done (yet): a vDSO (AT_SYSINFO_EHDR), AT_MINSIGSTKSZ, address
+// AT_SYSINFO_EHDR is given when Args.SysinfoEhdr is (the kernel's vDSO,
+// package gosv/elfload/vdso).
+//
+// Not done (yet): AT_MINSIGSTKSZ, address
 // randomisation, shebang scripts, and mapping file pages rather than
 // copying them.
 package elfload

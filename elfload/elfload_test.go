@@ -104,13 +104,14 @@ func readBin(t testing.TB, path string) []byte {
 // fakeMem and the test arguments.
 func testArgs(exe []byte, mem *fakeMem, interps map[string][]byte) Args {
 	a := Args{
-		Exe:     bytes.NewReader(exe),
-		ExePath: "/bin/prog",
-		Argv:    []string{"prog", "-x", "", "arg with spaces"},
-		Envv:    []string{"HOME=/", "GOSV_VAR=hello", "EMPTY="},
-		Mem:     mem,
-		HWCap:   0x178bfbff,
-		HWCap2:  0x2,
+		Exe:         bytes.NewReader(exe),
+		ExePath:     "/bin/prog",
+		Argv:        []string{"prog", "-x", "", "arg with spaces"},
+		Envv:        []string{"HOME=/", "GOSV_VAR=hello", "EMPTY="},
+		Mem:         mem,
+		HWCap:       0x178bfbff,
+		HWCap2:      0x2,
+		SysinfoEhdr: 0x4000123000,
 	}
 	for i := range a.Random {
 		a.Random[i] = byte(0xa0 + i)
@@ -369,6 +370,9 @@ func checkStack(t *testing.T, mem *fakeMem, a Args, res *Result, phdrs []byte) *
 		AT_BASE: res.InterpBase, AT_FLAGS: 0, AT_ENTRY: res.ExeEntry,
 		AT_UID: 0, AT_EUID: 0, AT_GID: 0, AT_EGID: 0, AT_SECURE: 0,
 		AT_HWCAP: a.HWCap, AT_HWCAP2: a.HWCap2, AT_CLKTCK: 100, AT_NULL: 0,
+	}
+	if a.SysinfoEhdr != 0 {
+		want[AT_SYSINFO_EHDR] = a.SysinfoEhdr
 	}
 	for typ, val := range want {
 		if got, ok := v.aux[typ]; !ok || got != val {

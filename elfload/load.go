@@ -40,6 +40,9 @@ type Args struct {
 	Random [16]byte
 	// HWCap and HWCap2 become AT_HWCAP and AT_HWCAP2.
 	HWCap, HWCap2 uint64
+	// SysinfoEhdr is the vDSO's address, AT_SYSINFO_EHDR; zero leaves
+	// the entry out (libc and Go then make clock system calls).
+	SysinfoEhdr uint64
 	// PageSize is AT_PAGESZ and the mapping granularity: a power of two
 	// from 4 KiB to 1 GiB. Zero means DefaultPageSize.
 	PageSize uint64
@@ -84,6 +87,8 @@ const (
 	AT_RANDOM   = 25
 	AT_HWCAP2   = 26
 	AT_EXECFN   = 31
+	// AT_SYSINFO_EHDR is the vDSO's ELF header.
+	AT_SYSINFO_EHDR = 33
 )
 
 // AuxEntry is one auxiliary vector entry.

@@ -127,8 +127,11 @@ func (l *loader) buildStack(res *Result, phdrCopy []byte) error {
 		{AT_HWCAP2, a.HWCap2},
 		{AT_EXECFN, strAddr + uint64(argLen+envLen)},
 		{AT_PLATFORM, platAddr},
-		{AT_NULL, 0},
 	}
+	if a.SysinfoEhdr != 0 {
+		res.Auxv = append(res.Auxv, AuxEntry{AT_SYSINFO_EHDR, a.SysinfoEhdr})
+	}
+	res.Auxv = append(res.Auxv, AuxEntry{AT_NULL, 0})
 	words := 1 + len(argv) + 1 + len(a.Envv) + 1 + 2*len(res.Auxv)
 	sp := (low - 8*uint64(words)) &^ 15
 	if sp < res.StackStart+ps { // leave at least a page to run on

@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +51,40 @@ func TrapCounts() (syscalls, pageFaults, interrupts uint64) {
 		interrupts += cpus[i].interrupts
 	}
 	return
+}
+
+// CoreCounters are the core's event counts, summed over CPUs since
+// boot: what the kernel did, for telling where time goes (for example
+// per HTTP request: divide by the requests served).
+func CoreCounters() map[string]uint64 {
+	m := map[string]uint64{}
+	for i := 0; i < cpuCount; i++ {
+		c := &cpus[i]
+		for _, e := range [...]struct {
+			name string
+			v    uint64
+		}{
+			{"syscalls", c.syscalls}, {"page_faults", c.pageFaults},
+			{"timer_interrupts", c.interrupts}, {"timer_arms", c.timerArms},
+			{"device_interrupts", c.deviceIRQs}, {"wakeup_ipis_sent", c.ipis},
+			{"wakeup_ipis_received", c.wakeupIRQs}, {"context_switches", c.switches},
+			{"forwarded_calls", c.forwards},
+		} {
+			m[e.name] += e.v
+		}
+	}
+	for proc, who := range [...]string{procKernel: "kernel", procApp: "app"} {
+		for nr := range syscallCounts[proc] {
+			if n := syscallCounts[proc][nr].Load(); n > 0 {
+				name := syscallTable[nr].name
+				if name == "" {
+					name = strconv.Itoa(nr)
+				}
+				m["syscalls."+who+"."+name] = n
+			}
+		}
+	}
+	return m
 }
 
 // MemorySize is the RAM the machine was given (from the memory map).

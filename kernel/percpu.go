@@ -50,8 +50,9 @@ type cpuLocal struct {
 	// (0: disarmed).
 	timerDeadline int64
 	ticks         uint64
-	// Event counters, read by TrapCounts.
-	syscalls, pageFaults, interrupts uint64
+	// Event counters, read by TrapCounts and Counters.
+	syscalls, pageFaults, interrupts                            uint64
+	deviceIRQs, wakeupIRQs, ipis, switches, forwards, timerArms uint64
 	// tlbSeen is the TLB epoch this CPU has flushed for (see
 	// tlbshootdown.go).
 	tlbSeen atomic.Uint64

@@ -232,6 +232,7 @@ func pushInbox(target *cpuLocal, i int32) {
 	}
 	// The IPI makes the owner trap and drain its inbox now rather than
 	// at its next timer tick (or never, if it is halted).
+	thisCPU().ipis++
 	sendIPI(target.apicID, vecWakeup)
 }
 
@@ -440,6 +441,7 @@ func (s *scheduler) switchThreads(ctx *Context) {
 		loadFX(ctx)
 	}
 	n.switches++
+	thisCPU().switches++
 	n.lastRun = now
 	s.current = next
 	s.idleNow.Store(next == s.idle)
@@ -468,5 +470,6 @@ func (s *scheduler) armTimer(c *cpuLocal) {
 		return
 	}
 	c.timerDeadline = next
+	c.timerArms++
 	lapicArm(next)
 }

@@ -59,6 +59,7 @@ func forward(c *cpuLocal, t *thread, i int32, f *Frame, handle int32) int64 {
 		Args: [6]uint64{f.RDI, f.RSI, f.RDX, f.R10, f.R8, f.R9}}
 	t.reqSeq++
 	t.req.Seq = t.reqSeq
+	c.forwards++
 	p := procOf(t)
 	fdLock.lock()
 	for k := range t.req.ArgHandles {

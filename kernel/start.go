@@ -252,6 +252,7 @@ func startFirstThread(c *cpuLocal, stacks uintptr) {
 	main := newThread()
 	mt := &threads[main]
 	mt.ctx.FX = *defaultFXState()
+	setupVDSO()
 	sp := buildInitialStack()
 	mt.ctx.Frame = Frame{
 		RIP: uint64(rt0Address()), CS: selCode, SS: selData,
@@ -311,6 +312,7 @@ func buildInitialStack() uintptr {
 		auxSecure, 0,
 		auxPlatform, uint64(platform),
 		auxExecFn, uint64(str),
+		auxSysinfoEhdr, uint64(uintptrOf(&vdsoImage)),
 		auxNull, 0,
 	}
 	sp := (env - uintptr(len(words))*8) &^ 15

@@ -1,5 +1,7 @@
 package kernel
 
+import "sync/atomic"
+
 // The system-call table: one literal table from number to name and
 // handler, shared by the kernel's Go runtime and the application. Calls
 // that are not in it return ENOSYS and are logged once by name.
@@ -194,6 +196,7 @@ func doSyscall(c *cpuLocal, t *thread, f *Frame) {
 	var e *syscallEntry
 	if nr < uint64(len(syscallTable)) {
 		e = &syscallTable[nr]
+		syscallCounts[t.proc&1][nr].Add(1)
 	}
 	if e == nil || e.fn == nil {
 		if nr < 512 && enosysLogged[nr/64]&(1<<(nr%64)) == 0 {
@@ -217,5 +220,9 @@ func doSyscall(c *cpuLocal, t *thread, f *Frame) {
 // syscallTableReady reports whether the table was laid out by the linker
 // (it must be: the runtime makes system calls before package init).
 func syscallTableReady() bool { return syscallTable[1].fn != nil }
+
+// syscallCounts counts each table call by process (the kernel's Go
+// runtime, the application), for CoreCounters.
+var syscallCounts [2][len(syscallTable)]atomic.Uint64
 
 func errnoResult(e errno) int64 { return -int64(e) }

@@ -90,6 +90,7 @@ func trap(ctx *Context) {
 		c.ticks++
 		c.sched.timerFired(c)
 	case v == vecWakeup:
+		c.wakeupIRQs++
 		lapicEOI()
 	case v == vecHalt:
 		for {
@@ -99,6 +100,7 @@ func trap(ctx *Context) {
 	case v == vecSpurious:
 		// No EOI for spurious interrupts.
 	case v >= vecDev0 && v < vecDev0+8:
+		c.deviceIRQs++
 		lapicEOI()
 		deviceInterrupt(int(v - vecDev0))
 	case v == vecPageFault:

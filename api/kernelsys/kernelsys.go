@@ -123,6 +123,8 @@ func (s *System) Interfaces() ([]api.Interface, error) { return call(s.cfg.Inter
 func (s *System) Routes() ([]api.Route, error)         { return call(s.cfg.Routes) }
 func (s *System) Filesystems() ([]api.FS, error)       { return call(s.cfg.Filesystems) }
 
+func (s *System) Counters() map[string]uint64 { return kernel.CoreCounters() }
+
 func (s *System) Stats() (map[string]uint64, error) {
 	if s.cfg.NetStats == nil {
 		return nil, nil

@@ -84,6 +84,15 @@ func TestGoHTTPServer(t *testing.T) {
 		t.Error(err)
 	}
 	r.logThreadsOnFailure(t)
+	// Go's runtime reads clocks many times per request; through the
+	// vDSO none of that is a system call, for the app or the kernel.
+	var stats map[string]uint64
+	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/os/stats/", r.apiPort), &stats)
+	for _, who := range []string{"app", "kernel"} {
+		if n := stats["syscalls."+who+".clock_gettime"]; n > clients*requests/10 {
+			t.Errorf("%s made %d clock_gettime system calls serving %d requests: the vDSO is not used", who, n, clients*requests)
+		}
+	}
 	// A response of many segments arrives whole.
 	resp, err := http.Get("http://" + addr + "/size/4000000")
 	if err != nil {

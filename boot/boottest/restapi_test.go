@@ -123,6 +123,15 @@ func TestRESTAPI(t *testing.T) {
 	if len(threads.List) < 2 {
 		t.Errorf("/os/threads lists %d threads", len(threads.List))
 	}
+	// The requests so far went through the NIC: the kernel took device
+	// interrupts, switched threads and made system calls.
+	var stats map[string]uint64
+	getJSON(t, base+"/os/stats/", &stats)
+	for _, k := range []string{"syscalls", "context_switches", "device_interrupts"} {
+		if stats[k] == 0 {
+			t.Errorf("/os/stats/ %s = 0, want some (all: %v)", k, stats)
+		}
+	}
 	getJSON(t, base+"/hardware/processor/count", &n)
 	if n != cpus {
 		t.Errorf("/hardware/processor/count = %d, want %d", n, cpus)

@@ -56,6 +56,7 @@ type options struct {
 	net          bool
 	netRuns      int
 	netSMP       int
+	profile      bool
 	netDur       time.Duration
 }
 
@@ -80,6 +81,7 @@ func main() {
 	flag.BoolVar(&o.net, "net", true, "also run the network benchmark (needs root)")
 	flag.IntVar(&o.netRuns, "net-runs", 3, "boots of each server in the network benchmark")
 	flag.IntVar(&o.netSMP, "net-smp", 2, "vCPUs for both guests in the network benchmark")
+	flag.BoolVar(&o.profile, "profile", false, "sample gosv's vCPUs through QMP during the HTTP runs and log a flat profile (slows the guest; figures are not for the report)")
 	flag.DurationVar(&o.netDur, "net-time", 10*time.Second, "length of each measured wrk and tcpbench run")
 	flag.Parse()
 	if flag.NArg() > 0 || o.n < 1 || o.netRuns < 1 || o.netSMP < 1 || o.netDur < time.Second ||

@@ -20,6 +20,7 @@ import (
 	"gosv/boot/bench"
 	"gosv/boot/netns"
 	"gosv/boot/qemu"
+	"gosv/boot/qprof"
 )
 
 // Ports of the servers in the guests.
@@ -212,6 +213,11 @@ type netBench struct {
 
 // http boots cfg, waits for url to answer, warms up and measures once.
 func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url string) (bench.WrkResult, error) {
+	profiling := b.o.profile && cfg.Kernel != b.linuxKernel
+	qmp := filepath.Join(os.TempDir(), fmt.Sprintf("gosvbench-qmp-%d.sock", os.Getpid()))
+	if profiling {
+		cfg.ExtraArgs = append(cfg.ExtraArgs, "-qmp", "unix:"+qmp+",server=on,wait=off")
+	}
 	v := startVM(ctx, cfg)
 	defer v.stop()
 	if err := b.waitHTTP(ctx, v, url); err != nil {
@@ -221,7 +227,16 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 	if _, err := b.run(ctx, warm...); err != nil {
 		return bench.WrkResult{}, fmt.Errorf("%s: warm-up: %w", name, err)
 	}
+	before := b.coreCounters(cfg)
+	stop, profiled := make(chan struct{}), make(chan struct{})
+	if profiling {
+		go func() { b.profile(name, qmp, cfg, stop); close(profiled) }()
+	}
 	out, err := b.run(ctx, append(append([]string(nil), b.nr.Wrk...), url)...)
+	if profiling {
+		close(stop)
+		<-profiled
+	}
 	if err != nil {
 		return bench.WrkResult{}, fmt.Errorf("%s: %w", name, err)
 	}
@@ -233,6 +248,15 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 		return r, fmt.Errorf("%s: the VM stopped during the run:\n%s", name, v.serial.String())
 	}
 	logf("  %s: %.0f req/s, p50 %v, p99 %v, %d errors", name, r.RequestsSec, r.P50, r.P99, r.Errors)
+	if after := b.coreCounters(cfg); before != nil && after != nil && r.RequestsSec > 0 {
+		reqs := r.RequestsSec * b.o.netDur.Seconds()
+		var per []string
+		for k, v := range after {
+			per = append(per, fmt.Sprintf("%s=%.2f", k, float64(v-before[k])/reqs))
+		}
+		slices.Sort(per)
+		logf("  gosv core events per request: %s", strings.Join(per, " "))
+	}
 	b.logGosvStats(cfg)
 	return r, nil
 }
@@ -308,6 +332,26 @@ func (b *netBench) logGosvStats(cfg qemu.Config) {
 	}
 	slices.Sort(keys)
 	logf("  gosv counters: %s", strings.Join(keys, " "))
+}
+
+// coreCounters reads gosv's /os/stats/ (nil for the Linux guest or on
+// failure), to log what the kernel did per request.
+func (b *netBench) coreCounters(cfg qemu.Config) map[string]uint64 {
+	if cfg.Kernel == b.linuxKernel {
+		return nil
+	}
+	c := b.n.HTTPClient()
+	c.Timeout = 10 * time.Second
+	resp, err := c.Get(fmt.Sprintf("http://%s:%d/os/stats/", bench.GuestIP, apiPort))
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var st map[string]uint64
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return nil
+	}
+	return st
 }
 
 const readyTimeout = 3 * time.Minute
@@ -464,4 +508,30 @@ func readModules(root string, names []string) (map[string][]byte, error) {
 		}
 	}
 	return mods, nil
+}
+
+// profile samples the guest through QMP until stop closes, then logs
+// the profile (the -profile flag).
+func (b *netBench) profile(name, qmp string, cfg qemu.Config, stop <-chan struct{}) {
+	mon, err := qprof.Dial(qmp, 5*time.Second)
+	if err != nil {
+		logf("  profile %s: %v", name, err)
+		return
+	}
+	defer mon.Close()
+	ksyms, err := qprof.LoadSymbols(cfg.Kernel)
+	if err != nil {
+		logf("  profile %s: %v", name, err)
+		return
+	}
+	s := &qprof.Sampler{Mon: mon, Kernel: ksyms, Depth: 6}
+	if strings.Contains(cfg.Cmdline, "/bin/httpserver") {
+		s.App, _ = qprof.LoadSymbols(filepath.Join(b.o.cache, "net", "httpserver"))
+	}
+	if err := s.Run(10*time.Millisecond, stop); err != nil {
+		logf("  profile %s: %v", name, err)
+	}
+	var out strings.Builder
+	s.Profile.Report(&out, 40)
+	logf("  profile of %s:\n%s", name, out.String())
 }

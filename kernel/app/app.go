@@ -79,9 +79,10 @@ func Start(c Config) (serve func(), err error) {
 			}
 			return elfload.NewFile(n, ist.Size), nil
 		},
-		Mem:      memory{},
-		Random:   random,
-		PageSize: 4096,
+		Mem:         memory{},
+		Random:      random,
+		SysinfoEhdr: kernel.VDSOAddress(),
+		PageSize:    4096,
 		// Page 0 and the low 64 KiB stay unmapped, so null pointers fault.
 		Forbidden: []elfload.Range{{Start: 0, End: 0x10000, Name: "the null page guard"}, kernel.ImageRange()},
 	})
