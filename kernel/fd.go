@@ -251,7 +251,7 @@ func (p *process) readiness(fd int32) uint32 {
 	case fdConsole:
 		return epollOut
 	case fdServer:
-		return handleEvents[e.handle].Load() &^ readyAlways
+		return handleEvents[e.handle].Load() &^ readyFlags
 	}
 	return 0
 }

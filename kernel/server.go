@@ -53,8 +53,12 @@ type requestRing struct {
 
 var requests = requestRing{waiter: noThread}
 
-// forward queues the running thread's call for the server.
+// forward queues the running thread's call for the server, unless the
+// core can answer it EAGAIN itself (socketWouldBlock).
 func forward(c *cpuLocal, t *thread, i int32, f *Frame, handle int32) int64 {
+	if socketWouldBlock(handle, f) {
+		return errnoResult(EAGAIN)
+	}
 	t.req = Request{Thread: i, TID: t.tid, Handle: handle, Nr: f.RAX,
 		Args: [6]uint64{f.RDI, f.RSI, f.RDX, f.R10, f.R8, f.R9}}
 	t.reqSeq++
@@ -172,7 +176,59 @@ const (
 	// directory): poll reports it ready, epoll_ctl refuses it with EPERM
 	// as Linux does, so that runtimes fall back to plain I/O.
 	ReadyAlways = 1 << 30
+	// ReadySocket marks a socket, and ReadyNonblock one whose file is
+	// O_NONBLOCK: the core answers its reads and writes EAGAIN while the
+	// readiness it was last given says they would block (see
+	// socketWouldBlock), which spares a trip to the server for the
+	// EAGAIN that ends every read loop of an event-driven server.
+	ReadySocket   = 1 << 29
+	ReadyNonblock = 1 << 28
+	// readyFlags are the bits above that are not epoll events.
+	readyFlags = ReadyAlways | ReadySocket | ReadyNonblock
 )
+
+// msgDontwait is MSG_DONTWAIT: non-blocking for one call.
+const msgDontwait = 0x40
+
+// socketWouldBlock reports whether f, a call on server handle h, is a
+// non-blocking socket read, accept or write that the readiness the
+// server last published says would block. That readiness is exact when
+// it lacks a bit: the server publishes after every read and write, and
+// on every event under one lock, so data that arrives after the last
+// publish brings a new one (which wakes the application's epoll).
+func socketWouldBlock(h int32, f *Frame) bool {
+	if h < 0 || h >= maxHandles {
+		return false
+	}
+	ev := handleEvents[h].Load()
+	if ev&ReadySocket == 0 {
+		return false
+	}
+	var flags uint64 // MSG_* of the send/recv family
+	var want uint32
+	switch f.RAX {
+	case 0, 19, 43, 288: // read, readv, accept, accept4
+		want = epollIn
+	case 45: // recvfrom
+		want, flags = epollIn, f.R10
+	case 47: // recvmsg
+		want, flags = epollIn, f.RDX
+	case 1, 20: // write, writev
+		want = epollOut
+	case 44: // sendto
+		want, flags = epollOut, f.R10
+	case 46: // sendmsg
+		want, flags = epollOut, f.RDX
+	default:
+		return false
+	}
+	if ev&ReadyNonblock == 0 && flags&msgDontwait == 0 {
+		return false
+	}
+	// Errors, hang-ups and end of stream are the server's to report.
+	const rdHup = 0x2000
+	return ev&(want|epollErr|epollHup|rdHup) == 0
+}
 
 // SetReady tells the core what server handle h is ready for, so the
 // application's poll and epoll see it.

@@ -58,7 +58,13 @@ func (s *Server) addSocket(sk *sockets.Socket, cloexec bool) (int64, error) {
 // attachSocket reports a new socket's readiness to the core under
 // handle h, now and on every change.
 func attachSocket(sk *sockets.Socket, h int32) {
-	sk.SetNotify(func(ev uint32) { kernel.SetReady(h, ev) })
+	sk.SetNotify(func(ev uint32) {
+		ev |= kernel.ReadySocket
+		if sk.Nonblock() {
+			ev |= kernel.ReadyNonblock
+		}
+		kernel.SetReady(h, ev)
+	})
 }
 
 // socketOf returns the socket behind a request's fd argument.

@@ -157,8 +157,12 @@ func Pair(domain, typ, protocol int) (*Socket, *Socket, error) {
 // Nonblock reports O_NONBLOCK.
 func (s *Socket) Nonblock() bool { return s.nonblock.Load() }
 
-// SetNonblock sets O_NONBLOCK (fcntl F_SETFL, ioctl FIONBIO).
-func (s *Socket) SetNonblock(on bool) { s.nonblock.Store(on) }
+// SetNonblock sets O_NONBLOCK (fcntl F_SETFL, ioctl FIONBIO), and
+// publishes, since the readiness report carries it.
+func (s *Socket) SetNonblock(on bool) {
+	s.nonblock.Store(on)
+	s.publish()
+}
 
 // Readiness returns the epoll events the socket is ready for now.
 func (s *Socket) Readiness() uint32 { return s.impl.readiness() }
