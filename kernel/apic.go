@@ -112,8 +112,23 @@ func lapicArm(deadline int64) {
 
 // sendIPI sends a fixed interrupt to the CPU with the given APIC ID.
 func sendIPI(apicID uint32, vector uint8) {
-	lapicWrite(lapicICRHigh, apicID<<24)
+	lapicSetDest(apicID)
 	lapicWrite(lapicICRLow, uint32(vector))
+}
+
+// lapicSetDest puts apicID in the ICR's destination field unless this
+// CPU's APIC already holds it there: the register keeps its value, and
+// each APIC access is a VM exit (under TCG it also waits for QEMU's big
+// lock), so a wake-up IPI to the usual other CPU costs one write, not
+// two. Callers run with interrupts off, so no IPI sent from an
+// interrupt handler comes between the two writes.
+func lapicSetDest(apicID uint32) {
+	c := thisCPU()
+	if c.icrDestValid && c.icrDest == apicID {
+		return
+	}
+	lapicWrite(lapicICRHigh, apicID<<24)
+	c.icrDest, c.icrDestValid = apicID, true
 }
 
 // haltOtherCPUs stops every other CPU (used by fatal).

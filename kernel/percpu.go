@@ -53,6 +53,10 @@ type cpuLocal struct {
 	// Event counters, read by TrapCounts and Counters.
 	syscalls, pageFaults, interrupts                            uint64
 	deviceIRQs, wakeupIRQs, ipis, switches, forwards, timerArms uint64
+	// icrDest is the destination this CPU's APIC holds in its ICR
+	// (lapicSetDest), once icrDestValid.
+	icrDest      uint32
+	icrDestValid bool
 	// tlbSeen is the TLB epoch this CPU has flushed for (see
 	// tlbshootdown.go).
 	tlbSeen atomic.Uint64

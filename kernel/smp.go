@@ -146,7 +146,7 @@ func startAPs(apicIDs []uint32) {
 // lapicICR sends an IPI with the given ICR low word and waits until the
 // local APIC has sent it.
 func lapicICR(apicID uint32, low uint32) {
-	lapicWrite(lapicICRHigh, apicID<<24)
+	lapicSetDest(apicID)
 	lapicWrite(lapicICRLow, low)
 	for i := 0; i < 1_000_000 && lapicRead(lapicICRLow)&(1<<12) != 0; i++ {
 		amd64.Pause()
