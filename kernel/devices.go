@@ -29,6 +29,13 @@ type irqLine struct {
 	gsi   int32 // I/O APIC line, -1 for MSI/MSI-X
 	level bool
 	total atomic.Uint64
+	// ackReg, when set, is a device register the core acknowledges the
+	// interrupt at itself: it reads the status register statusReg and
+	// writes what it read to ackReg, keeping the bits in status for
+	// the driver (AckIRQInCore). The line is then never masked.
+	statusReg uintptr
+	ackReg    atomic.Uintptr
+	status    atomic.Uint32
 }
 
 var (
@@ -43,7 +50,14 @@ func deviceInterrupt(line int) {
 		return
 	}
 	l.total.Add(1)
-	if l.level && l.gsi >= 0 {
+	if ack := l.ackReg.Load(); ack != 0 {
+		// Acknowledged here, the device lowers the line before the
+		// EOI: no mask and unmask (four I/O APIC accesses each).
+		if s := *(*uint32)(ptrAt(l.statusReg)); s != 0 {
+			*(*uint32)(ptrAt(ack)) = s
+			l.status.Or(s)
+		}
+	} else if l.level && l.gsi >= 0 {
 		ioapicSetMask(int(l.gsi), true)
 	}
 	l.count.Add(1)

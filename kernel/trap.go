@@ -101,8 +101,10 @@ func trap(ctx *Context) {
 		// No EOI for spurious interrupts.
 	case v >= vecDev0 && v < vecDev0+8:
 		c.deviceIRQs++
-		lapicEOI()
+		// Handled before the EOI, so that a line the core acknowledges
+		// is low again when the I/O APIC looks at it.
 		deviceInterrupt(int(v - vecDev0))
+		lapicEOI()
 	case v == vecPageFault:
 		c.pageFaults++
 		addr := uintptr(amd64.ReadCR2())

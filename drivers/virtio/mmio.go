@@ -3,6 +3,14 @@ package virtio
 import "fmt"
 
 // virtio-mmio registers (4.2.2; legacy version 1: 4.2.4).
+// The MMIO interrupt registers (4.2.2): reading the status and writing
+// its bits back to the acknowledgement register lowers the interrupt.
+// Exported for a kernel that acknowledges in its interrupt handler.
+const (
+	MMIOInterruptStatus = 0x060
+	MMIOInterruptACK    = 0x064
+)
+
 const (
 	mmioMagic             = 0x000 // "virt"
 	mmioVersion           = 0x004 // 1 legacy, 2 modern
@@ -20,8 +28,8 @@ const (
 	mmioQueuePFN          = 0x040 // legacy
 	mmioQueueReady        = 0x044
 	mmioQueueNotify       = 0x050
-	mmioInterruptStatus   = 0x060
-	mmioInterruptACK      = 0x064
+	mmioInterruptStatus   = MMIOInterruptStatus
+	mmioInterruptACK      = MMIOInterruptACK
 	mmioStatus            = 0x070
 	mmioQueueDescLow      = 0x080
 	mmioQueueDescHigh     = 0x084

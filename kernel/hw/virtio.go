@@ -77,8 +77,23 @@ func mmioDevice(w virtio.MMIOWindow, level bool) (VirtioDevice, error) {
 	if err != nil {
 		return VirtioDevice{}, fmt.Errorf("virtio %s: interrupt line %d: %w", where, w.GSI, err)
 	}
-	return VirtioDevice{Where: where, Type: t.DeviceType(), Transport: t, IRQ: irq}, nil
+	// Each MMIO device has a line of its own: the core acknowledges it.
+	if err := kernel.AckIRQInCore(irq.line, regs.base+virtio.MMIOInterruptStatus, regs.base+virtio.MMIOInterruptACK); err != nil {
+		return VirtioDevice{}, fmt.Errorf("virtio %s: %w", where, err)
+	}
+	return VirtioDevice{Where: where, Type: t.DeviceType(), Transport: coreAckedTransport{t, irq.line}, IRQ: irq}, nil
 }
+
+// coreAckedTransport is an MMIO transport whose interrupts the core
+// acknowledges (kernel.AckIRQInCore): the status the driver reads is
+// what the core collected, and there is nothing left to acknowledge.
+type coreAckedTransport struct {
+	virtio.Transport
+	line int
+}
+
+func (t coreAckedTransport) InterruptStatus() uint32 { return kernel.TakeIRQStatus(t.line) }
+func (t coreAckedTransport) AckInterrupt(uint32)     {}
 
 var (
 	pciOnce    sync.Once
