@@ -28,5 +28,6 @@ const (
 	ERANGE    errno = 34
 	ENOSYS    errno = 38
 	ENOTSOCK  errno = 88
+	EISCONN   errno = 106
 	ETIMEDOUT errno = 110
 )

@@ -70,7 +70,9 @@ func setHandleReady(h int32, events uint32) int64 {
 	if h < 0 || h >= maxHandles {
 		return errnoResult(EINVAL)
 	}
-	if handleEvents[h].Swap(events) == events {
+	force := events&ReadyForce != 0
+	events &^= ReadyForce
+	if handleEvents[h].Swap(events) == events && !force {
 		return 0
 	}
 	fdLock.lock()
@@ -172,6 +174,9 @@ func (p *process) closeFD(fd int64) (release int32, err errno) {
 	if e.kind == fdServer {
 		if handleRefs[e.handle]--; handleRefs[e.handle] == 0 {
 			release = e.handle
+			// The core stops using the rings now; the server may
+			// still drain them, and frees them.
+			handleRings[e.handle].Store(0)
 		}
 	}
 	if e.kind == fdEpoll {
@@ -251,7 +256,11 @@ func (p *process) readiness(fd int32) uint32 {
 	case fdConsole:
 		return epollOut
 	case fdServer:
-		return handleEvents[e.handle].Load() &^ readyFlags
+		ev := handleEvents[e.handle].Load() &^ readyFlags
+		if r := handleRings[e.handle].Load(); r != 0 {
+			ev = ev&^(epollIn|epollOut) | ringReadiness((*StreamRing)(ptrAt(r)))
+		}
+		return ev
 	}
 	return 0
 }

@@ -56,6 +56,9 @@ var requests = requestRing{waiter: noThread}
 // forward queues the running thread's call for the server, unless the
 // core can answer it EAGAIN itself (socketWouldBlock).
 func forward(c *cpuLocal, t *thread, i int32, f *Frame, handle int32) int64 {
+	if r, ok := ringCall(c, t, i, f, handle); ok {
+		return r
+	}
 	if socketWouldBlock(handle, f) {
 		return errnoResult(EAGAIN)
 	}
@@ -102,12 +105,19 @@ func serveRequests(c *cpuLocal, i int32, f *Frame, buf uintptr, max int) int64 {
 	}
 	requests.lock.lock()
 	defer requests.lock.unlock()
-	if requests.size == 0 {
+	if requests.size == 0 && kicks.size == 0 {
 		requests.waiter = i
 		c.sched.block(i, f, waitServerIdle, 0, 0, 0)
 		return sysBlocked
 	}
 	n := 0
+	for n < max && kicks.size > 0 {
+		k := kicks.ring[kicks.head]
+		kicks.head = (kicks.head + 1) % len(kicks.ring)
+		kicks.size--
+		*(*Request)(ptrAt(buf + uintptr(n)*size)) = Request{Thread: -1, Handle: k >> 2, Nr: uint64(k & 3)}
+		n++
+	}
 	for n < max && requests.size > 0 {
 		ti := requests.ring[requests.head]
 		requests.head = (requests.head + 1) % maxThreads
@@ -183,6 +193,11 @@ const (
 	// EAGAIN that ends every read loop of an event-driven server.
 	ReadySocket   = 1 << 29
 	ReadyNonblock = 1 << 28
+	// ReadyForce makes a report wake the application's poll and epoll
+	// waiters even if the bits did not change: a socket with rings
+	// reports new data in its ring that way (the core computes its
+	// readiness from the rings).
+	ReadyForce = 1 << 27
 	// readyFlags are the bits above that are not epoll events.
 	readyFlags = ReadyAlways | ReadySocket | ReadyNonblock
 )

@@ -29,6 +29,8 @@ func doGosvSyscall(c *cpuLocal, t *thread, f *Frame) (r int64, ok bool) {
 		return completeRequest(int32(f.RDI), uint32(f.RSI), int64(f.RDX)), true
 	case sysGosvFDAlloc:
 		return allocServerFD(int32(f.RDI), f.RSI&oCloexec != 0), true
+	case sysGosvAttachRing:
+		return attachRing(int32(f.RDI), uintptr(f.RSI)), true
 	case sysGosvSetReady:
 		return setHandleReady(int32(f.RDI), uint32(f.RSI)), true
 	}

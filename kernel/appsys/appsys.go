@@ -57,6 +57,10 @@ func (s *Server) Run() {
 			continue
 		}
 		for _, r := range buf[:n] {
+			if r.Thread < 0 {
+				s.kickRings(r.Handle)
+				continue
+			}
 			if s.cannotBlock(&r) {
 				s.serve(r)
 			} else {
@@ -82,9 +86,20 @@ func (s *Server) cannotBlock(r *kernel.Request) bool {
 		s.mu.Lock()
 		f := s.files[r.Handle]
 		s.mu.Unlock()
-		return f != nil && f.sock != nil && f.sock.Nonblock()
+		// Shutting down a socket with rings first sends what they hold.
+		return f != nil && f.sock != nil && f.sock.Nonblock() && !(r.Nr == syscall.SYS_SHUTDOWN && f.sock.HasRings())
 	}
 	return false
+}
+
+// kickRings passes the core's kick (kernel/stream.go) to the socket.
+func (s *Server) kickRings(h int32) {
+	s.mu.Lock()
+	f := s.files[h]
+	s.mu.Unlock()
+	if f != nil && f.sock != nil {
+		f.sock.Kick()
+	}
 }
 
 // serve runs one call and completes it.

@@ -58,8 +58,14 @@ func (s *Server) addSocket(sk *sockets.Socket, cloexec bool) (int64, error) {
 // attachSocket reports a new socket's readiness to the core under
 // handle h, now and on every change.
 func attachSocket(sk *sockets.Socket, h int32) {
+	force := uint32(0)
+	if sk.Ringable() && kernel.AttachRing(h, sk.Rings()) == nil {
+		// The core computes readiness from the rings; a report only
+		// says "look again".
+		force = kernel.ReadyForce
+	}
 	sk.SetNotify(func(ev uint32) {
-		ev |= kernel.ReadySocket
+		ev |= kernel.ReadySocket | force
 		if sk.Nonblock() {
 			ev |= kernel.ReadyNonblock
 		}

@@ -93,6 +93,10 @@ type Socket struct {
 	notify func(events uint32)
 	entry  waiter.Entry
 	kick   chan struct{}
+
+	// Stream rings (ring.go), for accepted non-blocking TCP connections.
+	ringable bool
+	ring     *rings
 }
 
 func newSocket(domain, typ, protocol int, im impl) *Socket {
@@ -188,6 +192,9 @@ func (s *Socket) SetNotify(fn func(events uint32)) {
 		})
 		s.impl.queue().EventRegister(&s.entry)
 		go s.publishLoop(s.kick)
+		if s.ring != nil {
+			s.pump() // what arrived before the registration
+		}
 	}
 	s.publish()
 }
@@ -196,6 +203,9 @@ func (s *Socket) publishLoop(kick chan struct{}) {
 	for {
 		select {
 		case <-kick:
+			if s.ring != nil {
+				s.pump()
+			}
 			s.publish()
 		case <-s.closed:
 			return
@@ -219,8 +229,25 @@ func (s *Socket) publish() {
 	s.notify(s.impl.readiness())
 }
 
-// Close releases the socket and wakes its blocked calls with EBADF.
+// Close releases the socket and wakes its blocked calls with EBADF. A
+// socket with rings stops reporting at once and keeps sending what the
+// application wrote (as Linux sends a closed socket's buffer), then
+// closes.
 func (s *Socket) Close() {
+	if s.ring != nil {
+		s.pubMu.Lock()
+		s.notify = nil
+		s.pubMu.Unlock()
+		go func() {
+			s.flushRings(flushTimeout)
+			s.closeNow()
+		}()
+		return
+	}
+	s.closeNow()
+}
+
+func (s *Socket) closeNow() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		if s.kick != nil {
@@ -303,6 +330,8 @@ func (s *Socket) Accept(flags int, wantAddr bool) (*Socket, []byte, error) {
 	}
 	ns := newSocket(s.Domain, s.Type, s.Protocol, im)
 	ns.nonblock.Store(flags&SockNonblock != 0)
+	_, inet := im.(*inet)
+	ns.ringable = inet && s.Type == syscall.SOCK_STREAM && flags&SockNonblock != 0
 	return ns, addr, nil
 }
 
@@ -409,6 +438,9 @@ func (s *Socket) Shutdown(how int) error {
 	if how < syscall.SHUT_RD || how > syscall.SHUT_RDWR {
 		return syscall.EINVAL
 	}
+	if s.ring != nil && how != syscall.SHUT_RD {
+		s.flushRings(flushTimeout) // what was written goes before the FIN
+	}
 	return s.impl.shutdown(how)
 }
 
@@ -417,7 +449,7 @@ func (s *Socket) SockName() ([]byte, error) { return s.impl.sockname() }
 func (s *Socket) PeerName() ([]byte, error) { return s.impl.peername() }
 
 // Buffered returns the bytes waiting to be read (FIONREAD).
-func (s *Socket) Buffered() int { return s.impl.buffered() }
+func (s *Socket) Buffered() int { return s.ringBuffered() + s.impl.buffered() }
 
 // iovWriter writes into a list of buffers in order.
 type iovWriter struct {

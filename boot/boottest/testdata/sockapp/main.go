@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -23,6 +24,59 @@ func main() {
 		return
 	}
 	report("tcp", err)
+	check("tcp blocking", blockingAfterAccept)
+}
+
+// blockingAfterAccept makes a connection Go accepted non-blocking (in
+// gosv: one whose data goes through the core's rings) blocking, then
+// reads before the peer has written, and writes, with plain system calls.
+func blockingAfterAccept() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	s, err := l.Accept()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	raw, err := s.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var got []byte
+	var rerr, werr error
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		c.Write([]byte("late"))
+	}()
+	raw.Control(func(fd uintptr) {
+		if err := syscall.SetNonblock(int(fd), false); err != nil {
+			rerr = err
+			return
+		}
+		buf := make([]byte, 16)
+		n, err := syscall.Read(int(fd), buf) // blocks until "late" arrives
+		got, rerr = buf[:max(n, 0)], err
+		_, werr = syscall.Write(int(fd), []byte("back"))
+	})
+	if rerr != nil || string(got) != "late" {
+		return fmt.Errorf("blocking read: %q, %v", got, rerr)
+	}
+	if werr != nil {
+		return fmt.Errorf("blocking write: %v", werr)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "back" {
+		return fmt.Errorf("peer read %q, %v", buf, err)
+	}
+	return nil
 }
 
 func check(name string, f func() error) { report(name, f()) }

@@ -1,0 +1,320 @@
+package kernel
+
+import (
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// Stream rings: the data path of a connected TCP socket without the
+// server. The server gives the core a StreamRing (Go memory it keeps
+// alive) for a socket's handle: a receive ring it fills from the
+// network stack and a send ring it drains into it. The core serves the
+// application's reads and writes on that socket from the rings itself
+// (read, write, readv, writev, recvfrom, sendto, recvmsg, sendmsg), so
+// they cost a copy and no thread switch; the server hears of new data
+// to send, or of room to receive into, through kicks queued with the
+// forwarded calls, which the application never waits for.
+//
+// Indices are free-running uint32 counts; sizes are powers of two. Each
+// index has one writer: RxTail and TxHead the server, RxHead and TxTail
+// the core (one application call at a time per ring: ringLock).
+
+// StreamRing is shared by the core and the server. Its layout is fixed
+// and it holds no Go pointers.
+type StreamRing struct {
+	RxBuf, TxBuf   uintptr
+	RxSize, TxSize uint32
+	RxHead, RxTail atomic.Uint32
+	TxHead, TxTail atomic.Uint32
+	// RxEnd is set by the server once the receive side has ended and
+	// the ring holds all there is: RingEOF, or an errno.
+	RxEnd atomic.Uint32
+	// TxErr is the errno further writes get (EPIPE, ECONNRESET).
+	TxErr atomic.Uint32
+	// RxWant: the server found the receive ring full and wants a kick
+	// when the core makes room. TxIdle: the server's sender is idle and
+	// wants a kick when the core adds data.
+	RxWant, TxIdle atomic.Uint32
+}
+
+// RingEOF in RxEnd marks the end of the stream.
+const RingEOF = 1 << 16
+
+// Kick kinds, in Request.Nr of a kick (Request.Thread < 0).
+const (
+	KickRx = 1 // room in the receive ring
+	KickTx = 2 // data in the send ring
+)
+
+const sysGosvAttachRing = 0x7ff7 // (handle, *StreamRing or 0)
+
+// handleRings are the rings of server handles (0: none).
+var handleRings [maxHandles]atomic.Uintptr
+
+// ringLock orders application calls on rings (two threads reading one
+// socket at once must not both consume the same bytes).
+var ringLock spinLock
+
+func attachRing(h int32, ring uintptr) int64 {
+	if h < 0 || h >= maxHandles || ring&7 != 0 {
+		return errnoResult(EINVAL)
+	}
+	if ring != 0 {
+		r := (*StreamRing)(ptrAt(ring))
+		if !powerOfTwo(r.RxSize) || !powerOfTwo(r.TxSize) || r.RxBuf == 0 || r.TxBuf == 0 {
+			return errnoResult(EINVAL)
+		}
+	}
+	handleRings[h].Store(ring)
+	return 0
+}
+
+func powerOfTwo(n uint32) bool { return n != 0 && n&(n-1) == 0 }
+
+// AttachRing gives the core the rings of server handle h (nil detaches).
+// The server must keep r alive until the handle is released.
+func AttachRing(h int32, r *StreamRing) error {
+	_, _, e := syscall.RawSyscall(sysGosvAttachRing, uintptr(h), uintptr(unsafe.Pointer(r)), 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// kickRing queues a kick for the server: kicks share the request queue's
+// lock and waiter; each (handle, kind) is queued at most once at a time
+// (the ring's RxWant and TxIdle flags say so).
+var kicks struct {
+	ring       [2 * maxHandles]int32
+	head, size int
+}
+
+func postKick(h int32, kind int32) {
+	requests.lock.lock()
+	if kicks.size < len(kicks.ring) {
+		kicks.ring[(kicks.head+kicks.size)%len(kicks.ring)] = h<<2 | kind
+		kicks.size++
+	}
+	w := requests.waiter
+	requests.waiter = noThread
+	requests.lock.unlock()
+	if w != noThread {
+		wakeRestart(w)
+	}
+}
+
+// ringReadiness is the epoll view of a ring's handle: readable with
+// data or at the end, writable with room or after a send error.
+func ringReadiness(r *StreamRing) uint32 {
+	var ev uint32
+	if r.RxTail.Load() != r.RxHead.Load() || r.RxEnd.Load() != 0 {
+		ev |= epollIn
+	}
+	if r.TxTail.Load()-r.TxHead.Load() < r.TxSize || r.TxErr.Load() != 0 {
+		ev |= epollOut
+	}
+	return ev
+}
+
+// iovec is one piece of an application buffer.
+type iovec struct{ base, len uintptr }
+
+const maxIOV = 1024
+
+// iovList is an application buffer: one piece, or an iovec array in
+// application memory (read in place: the trap stack has no room for
+// 1024 of them).
+type iovList struct {
+	one  iovec
+	addr uintptr // the array, if cnt > 0
+	cnt  int
+}
+
+func (l *iovList) len() int {
+	if l.addr == 0 {
+		return 1
+	}
+	return l.cnt
+}
+
+func (l *iovList) at(k int) iovec {
+	if l.addr == 0 {
+		return l.one
+	}
+	p := l.addr + 16*uintptr(k)
+	return iovec{*(*uintptr)(ptrAt(p)), *(*uintptr)(ptrAt(p + 8))}
+}
+
+// ringCall serves f, a call on server handle h, from h's rings if it
+// has them and f is a data call; ok is false to forward f.
+func ringCall(c *cpuLocal, t *thread, i int32, f *Frame, h int32) (r int64, ok bool) {
+	if h < 0 || h >= maxHandles {
+		return 0, false
+	}
+	addr := handleRings[h].Load()
+	if addr == 0 {
+		return 0, false
+	}
+	ring := (*StreamRing)(ptrAt(addr))
+	var iov iovList
+	var flags uint64
+	recv := false
+	switch f.RAX {
+	case 0, 1: // read, write
+		iov.one = iovec{uintptr(f.RSI), uintptr(f.RDX)}
+		recv = f.RAX == 0
+	case 19, 20: // readv, writev
+		if e := iov.set(uintptr(f.RSI), f.RDX); e != 0 {
+			return errnoResult(e), true
+		}
+		recv = f.RAX == 19
+	case 45: // recvfrom(fd, buf, len, flags, addr, addrlen)
+		iov.one, flags, recv = iovec{uintptr(f.RSI), uintptr(f.RDX)}, f.R10, true
+		if f.R9 != 0 { // a connected stream has no source address to give
+			if !space.access(uintptr(f.R9), 4, true) {
+				return errnoResult(EFAULT), true
+			}
+			*(*uint32)(ptrAt(uintptr(f.R9))) = 0
+		}
+	case 44: // sendto(fd, buf, len, flags, addr, addrlen)
+		if f.R8 != 0 {
+			return errnoResult(EISCONN), true
+		}
+		iov.one, flags = iovec{uintptr(f.RSI), uintptr(f.RDX)}, f.R10
+	case 46, 47: // sendmsg, recvmsg(fd, msghdr, flags)
+		msg := uintptr(f.RSI)
+		if !space.access(msg, 56, f.RAX == 47) {
+			return errnoResult(EFAULT), true
+		}
+		if e := iov.set(*(*uintptr)(ptrAt(msg + 16)), *(*uint64)(ptrAt(msg + 24))); e != 0 {
+			return errnoResult(e), true
+		}
+		flags, recv = f.RDX, f.RAX == 47
+		if recv {
+			*(*uint32)(ptrAt(msg + 8)) = 0  // msg_namelen
+			*(*uint64)(ptrAt(msg + 40)) = 0 // msg_controllen
+			*(*int32)(ptrAt(msg + 48)) = 0  // msg_flags
+		} else if *(*uintptr)(ptrAt(msg)) != 0 {
+			return errnoResult(EISCONN), true
+		}
+	case 40: // sendfile into the socket would pass the send ring by
+		return errnoResult(EINVAL), true // (Go then copies itself)
+	default:
+		return 0, false
+	}
+	const msgPeek, msgOOB = 0x2, 0x1
+	if flags&msgOOB != 0 {
+		return errnoResult(EINVAL), true
+	}
+	for k := 0; k < iov.len(); k++ {
+		if v := iov.at(k); v.len > 0 && !space.access(v.base, v.len, recv) {
+			return errnoResult(EFAULT), true
+		}
+	}
+	nonblock := handleEvents[h].Load()&ReadyNonblock != 0 || flags&msgDontwait != 0
+	ringLock.lock()
+	var got int64
+	if recv {
+		got = ringRecv(ring, h, &iov, flags&msgPeek != 0)
+	} else {
+		got = ringSend(ring, h, &iov)
+	}
+	ringLock.unlock()
+	if got == errnoResult(EAGAIN) && !nonblock {
+		// A blocking socket: wait like poll does, for the server's next
+		// report on any handle, then run the call again.
+		c.sched.block(i, f, waitPoll, 0, errnoResult(EINTR), 0)
+		t.wakeRestart = true
+		return sysBlocked, true
+	}
+	return got, true
+}
+
+// set makes l the iovec array of cnt entries at addr, checked.
+func (l *iovList) set(addr uintptr, cnt uint64) errno {
+	if cnt > maxIOV {
+		return EINVAL
+	}
+	if cnt > 0 && !space.access(addr, uintptr(cnt)*16, false) {
+		return EFAULT
+	}
+	l.addr, l.cnt = addr, int(cnt)
+	if cnt == 0 {
+		l.addr, l.one = 0, iovec{}
+	}
+	for k := 0; k < l.cnt; k++ {
+		if int64(l.at(k).len) < 0 {
+			return EINVAL
+		}
+	}
+	return 0
+}
+
+// ringRecv copies received bytes into iov. ringLock held.
+func ringRecv(r *StreamRing, h int32, iov *iovList, peek bool) int64 {
+	head, tail := r.RxHead.Load(), r.RxTail.Load()
+	avail := tail - head
+	if avail == 0 {
+		switch end := r.RxEnd.Load(); {
+		case end == RingEOF:
+			return 0
+		case end != 0:
+			return errnoResult(errno(end))
+		}
+		return errnoResult(EAGAIN)
+	}
+	var done uint32
+	for k := 0; k < iov.len() && done < avail; k++ {
+		v := iov.at(k)
+		for off := uintptr(0); off < v.len && done < avail; {
+			pos := (head + done) & (r.RxSize - 1)
+			chunk := min(uintptr(avail-done), v.len-off, uintptr(r.RxSize-pos))
+			copy(userBytes(v.base+off, chunk), userBytes(r.RxBuf+uintptr(pos), chunk))
+			off += chunk
+			done += uint32(chunk)
+		}
+	}
+	if !peek {
+		r.RxHead.Store(head + done)
+		if r.RxWant.CompareAndSwap(1, 0) {
+			postKick(h, KickRx)
+		}
+	}
+	return int64(done)
+}
+
+// ringSend copies iov into the send ring. ringLock held.
+func ringSend(r *StreamRing, h int32, iov *iovList) int64 {
+	if e := r.TxErr.Load(); e != 0 {
+		return errnoResult(errno(e))
+	}
+	head, tail := r.TxHead.Load(), r.TxTail.Load()
+	room := r.TxSize - (tail - head)
+	var want uintptr
+	for k := 0; k < iov.len(); k++ {
+		want += iov.at(k).len
+	}
+	if want == 0 {
+		return 0
+	}
+	if room == 0 {
+		return errnoResult(EAGAIN)
+	}
+	var done uint32
+	for k := 0; k < iov.len() && done < room; k++ {
+		v := iov.at(k)
+		for off := uintptr(0); off < v.len && done < room; {
+			pos := (tail + done) & (r.TxSize - 1)
+			chunk := min(uintptr(room-done), v.len-off, uintptr(r.TxSize-pos))
+			copy(userBytes(r.TxBuf+uintptr(pos), chunk), userBytes(v.base+off, chunk))
+			off += chunk
+			done += uint32(chunk)
+		}
+	}
+	r.TxTail.Store(tail + done)
+	if r.TxIdle.CompareAndSwap(1, 0) {
+		postKick(h, KickTx)
+	}
+	return int64(done)
+}
