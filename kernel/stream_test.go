@@ -125,3 +125,24 @@ func TestAttachRingChecks(t *testing.T) {
 	}
 	handleRings[3].Store(0)
 }
+
+func TestBypassRing(t *testing.T) {
+	r, _, _ := newTestRing(16)
+	r.TxIdle.Store(1)
+	big, small := make([]byte, 9), make([]byte, 8)
+	if !bypassRing(r, oneIOV(big)) {
+		t.Error("a bulk write to an empty, idle ring does not bypass it")
+	}
+	if bypassRing(r, oneIOV(small)) {
+		t.Error("a small write bypasses the ring")
+	}
+	r.TxTail.Store(1) // one byte waiting: a bypass would overtake it
+	if bypassRing(r, oneIOV(big)) {
+		t.Error("a bulk write bypasses bytes still in the ring")
+	}
+	r.TxHead.Store(1)
+	r.TxIdle.Store(0) // the sender is still at work
+	if bypassRing(r, oneIOV(big)) {
+		t.Error("a bulk write bypasses a busy sender")
+	}
+}
