@@ -18,7 +18,7 @@ import (
 //
 // Indices are free-running uint32 counts; sizes are powers of two. Each
 // index has one writer: RxTail and TxHead the server, RxHead and TxTail
-// the core (one application call at a time per ring: ringLock).
+// the core (one application call at a time per ring: ringLocks).
 
 // StreamRing is shared by the core and the server. Its layout is fixed
 // and it holds no Go pointers.
@@ -52,9 +52,9 @@ const sysGosvAttachRing = 0x7ff7 // (handle, *StreamRing or 0)
 // handleRings are the rings of server handles (0: none).
 var handleRings [maxHandles]atomic.Uintptr
 
-// ringLock orders application calls on rings (two threads reading one
-// socket at once must not both consume the same bytes).
-var ringLock spinLock
+// ringLocks order application calls on each handle's rings (two
+// threads reading one socket at once must not consume the same bytes).
+var ringLocks [maxHandles]spinLock
 
 func attachRing(h int32, ring uintptr) int64 {
 	if h < 0 || h >= maxHandles || ring&7 != 0 {
@@ -216,22 +216,33 @@ func ringCall(c *cpuLocal, t *thread, i int32, f *Frame, h int32) (r int64, ok b
 		return 0, false
 	}
 	nonblock := handleEvents[h].Load()&ReadyNonblock != 0 || flags&msgDontwait != 0
-	ringLock.lock()
-	var got int64
-	if recv {
-		got = ringRecv(ring, h, &iov, flags&msgPeek != 0)
-	} else {
-		got = ringSend(ring, h, &iov)
+	for {
+		ringLocks[h].lock()
+		var got int64
+		if recv {
+			got = ringRecv(ring, h, &iov, flags&msgPeek != 0)
+		} else {
+			got = ringSend(ring, h, &iov)
+		}
+		ringLocks[h].unlock()
+		if got != errnoResult(EAGAIN) || nonblock {
+			return got, true
+		}
+		// A blocking socket: wait as poll does for the server's next
+		// report (setHandleReady wakes poll waiters under fdLock, after
+		// the server moved the ring's index), then run the call again.
+		want := uint32(epollOut)
+		if recv {
+			want = epollIn
+		}
+		fdLock.lock()
+		if ringReadiness(ring)&want == 0 {
+			c.sched.block(i, f, waitPoll, 0, errnoResult(EINTR), 0)
+			fdLock.unlock()
+			return sysBlocked, true
+		}
+		fdLock.unlock() // it changed meanwhile: try again
 	}
-	ringLock.unlock()
-	if got == errnoResult(EAGAIN) && !nonblock {
-		// A blocking socket: wait like poll does, for the server's next
-		// report on any handle, then run the call again.
-		c.sched.block(i, f, waitPoll, 0, errnoResult(EINTR), 0)
-		t.wakeRestart = true
-		return sysBlocked, true
-	}
-	return got, true
 }
 
 // bypassRing reports whether a write should go to the server, straight
@@ -269,7 +280,7 @@ func (l *iovList) set(addr uintptr, cnt uint64) errno {
 	return 0
 }
 
-// ringRecv copies received bytes into iov. ringLock held.
+// ringRecv copies received bytes into iov. ringLocks[h] held.
 func ringRecv(r *StreamRing, h int32, iov *iovList, peek bool) int64 {
 	head, tail := r.RxHead.Load(), r.RxTail.Load()
 	avail := tail - head
@@ -302,7 +313,7 @@ func ringRecv(r *StreamRing, h int32, iov *iovList, peek bool) int64 {
 	return int64(done)
 }
 
-// ringSend copies iov into the send ring. ringLock held.
+// ringSend copies iov into the send ring. ringLocks[h] held.
 func ringSend(r *StreamRing, h int32, iov *iovList) int64 {
 	if e := r.TxErr.Load(); e != 0 {
 		return errnoResult(errno(e))

@@ -115,6 +115,11 @@ func (s *Server) file(r *kernel.Request) (*openFile, error) {
 func (s *Server) release(h int32) {
 	s.mu.Lock()
 	f := s.files[h]
+	if f != nil && f.sock != nil && f.sock.HasRings() {
+		// The core forgets the rings when the last fd closes, but not
+		// when the handle never got an fd; h must not keep them.
+		kernel.AttachRing(h, nil)
+	}
 	delete(s.files, h)
 	if f != nil && f.sock != nil {
 		f.sock.Close() // before h can be reused: no late readiness for it
