@@ -11,9 +11,9 @@
 // with an IPv4 address, so Acquire adds 0.0.0.0/32 to the NIC for the
 // exchange and removes it afterwards; the caller adds the leased address.
 //
-// Lease renewal (RENEWING and REBINDING at T1 and T2) is not done: a
-// lease is taken once, at boot. Lease.Duration tells the caller when it
-// runs out.
+// Renew extends a lease (RENEWING, unicast to the server that gave it,
+// and REBINDING, broadcast to any server: RFC 2131 4.4.5); when to call
+// it is the caller's business (net/stack does at T1 and T2).
 package dhcp
 
 import (
@@ -94,7 +94,7 @@ func (c *Client) Acquire(ctx context.Context) (*Lease, error) {
 	if len(mac) != 6 {
 		return nil, fmt.Errorf("dhcp: NIC %d has no Ethernet address", c.NIC)
 	}
-	conn, cleanup, err := c.open()
+	conn, cleanup, err := c.open(true)
 	if err != nil {
 		return nil, err
 	}
@@ -102,18 +102,12 @@ func (c *Client) Acquire(ctx context.Context) (*Lease, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
 	defer stop()
 
-	var mods []dhcpv4.Modifier
-	mods = append(mods, dhcpv4.WithBroadcast(true), dhcpv4.WithRequestedOptions(
-		dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer,
-		dhcpv4.OptionDomainName, dhcpv4.OptionDNSDomainSearchList, dhcpv4.OptionIPAddressLeaseTime))
-	if c.Hostname != "" {
-		mods = append(mods, dhcpv4.WithOption(dhcpv4.OptHostName(c.Hostname)))
-	}
+	mods := c.modifiers(true)
 	discover, err := dhcpv4.NewDiscovery(mac, mods...)
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: building DISCOVER: %w", err)
 	}
-	offer, _, err := c.exchange(ctx, conn, discover, func(m *dhcpv4.DHCPv4) bool {
+	offer, _, err := c.exchange(ctx, conn, discover, broadcast, func(m *dhcpv4.DHCPv4) bool {
 		if m.MessageType() != dhcpv4.MessageTypeOffer {
 			return false
 		}
@@ -127,8 +121,26 @@ func (c *Client) Acquire(ctx context.Context) (*Lease, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: building REQUEST: %w", err)
 	}
+	return c.requestLease(ctx, conn, request, broadcast)
+}
+
+var broadcast = &net.UDPAddr{IP: net.IPv4bcast, Port: ServerPort}
+
+// modifiers are the options every message carries.
+func (c *Client) modifiers(broadcastReplies bool) []dhcpv4.Modifier {
+	mods := []dhcpv4.Modifier{dhcpv4.WithBroadcast(broadcastReplies), dhcpv4.WithRequestedOptions(
+		dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer,
+		dhcpv4.OptionDomainName, dhcpv4.OptionDNSDomainSearchList, dhcpv4.OptionIPAddressLeaseTime)}
+	if c.Hostname != "" {
+		mods = append(mods, dhcpv4.WithOption(dhcpv4.OptHostName(c.Hostname)))
+	}
+	return mods
+}
+
+// requestLease sends a REQUEST to dst and turns its ACK into a lease.
+func (c *Client) requestLease(ctx context.Context, conn *gonet.UDPConn, request *dhcpv4.DHCPv4, dst *net.UDPAddr) (*Lease, error) {
 	var lease *Lease
-	reply, _, err := c.exchange(ctx, conn, request, func(m *dhcpv4.DHCPv4) bool {
+	reply, _, err := c.exchange(ctx, conn, request, dst, func(m *dhcpv4.DHCPv4) bool {
 		switch m.MessageType() {
 		case dhcpv4.MessageTypeNak:
 			return true
@@ -148,17 +160,50 @@ func (c *Client) Acquire(ctx context.Context) (*Lease, error) {
 	return lease, nil
 }
 
-// open adds 0.0.0.0 to the NIC and binds a broadcast UDP endpoint to
-// port 68 on it.
-func (c *Client) open() (*gonet.UDPConn, func(), error) {
-	any := tcpip.ProtocolAddress{
-		Protocol:          ipv4.ProtocolNumber,
-		AddressWithPrefix: tcpip.AddressWithPrefix{Address: header.IPv4Any, PrefixLen: 32},
+// Renew asks to extend lease l, which the NIC holds (RFC 2131 4.3.2):
+// a REQUEST with l's address as ciaddr and neither server identifier
+// nor requested address, unicast to l.Server when renewing, broadcast
+// when rebind is set (the server did not answer until T2). ErrNAK means
+// the address must be given up.
+func (c *Client) Renew(ctx context.Context, l *Lease, rebind bool) (*Lease, error) {
+	mac := net.HardwareAddr(c.Stack.NICInfo()[c.NIC].LinkAddress)
+	if len(mac) != 6 {
+		return nil, fmt.Errorf("dhcp: NIC %d has no Ethernet address", c.NIC)
 	}
-	if err := c.Stack.AddProtocolAddress(c.NIC, any, stack.AddressProperties{}); err != nil {
-		return nil, nil, fmt.Errorf("dhcp: adding 0.0.0.0 to NIC %d: %s", c.NIC, err)
+	conn, cleanup, err := c.open(false)
+	if err != nil {
+		return nil, err
 	}
-	removeAny := func() { c.Stack.RemoveAddress(c.NIC, header.IPv4Any) }
+	defer cleanup()
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
+	defer stop()
+	mods := append(c.modifiers(false), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),
+		dhcpv4.WithHwAddr(mac), dhcpv4.WithClientIP(net.IP(l.Address.Addr().AsSlice())))
+	request, err := dhcpv4.New(mods...)
+	if err != nil {
+		return nil, fmt.Errorf("dhcp: building REQUEST: %w", err)
+	}
+	dst := broadcast
+	if !rebind && l.Server.IsValid() {
+		dst = &net.UDPAddr{IP: net.IP(l.Server.AsSlice()), Port: ServerPort}
+	}
+	return c.requestLease(ctx, conn, request, dst)
+}
+
+// open binds a broadcast UDP endpoint to port 68 on the NIC, first
+// adding 0.0.0.0 to it when withAny is set (the NIC has no address yet).
+func (c *Client) open(withAny bool) (*gonet.UDPConn, func(), error) {
+	removeAny := func() {}
+	if withAny {
+		any := tcpip.ProtocolAddress{
+			Protocol:          ipv4.ProtocolNumber,
+			AddressWithPrefix: tcpip.AddressWithPrefix{Address: header.IPv4Any, PrefixLen: 32},
+		}
+		if err := c.Stack.AddProtocolAddress(c.NIC, any, stack.AddressProperties{}); err != nil {
+			return nil, nil, fmt.Errorf("dhcp: adding 0.0.0.0 to NIC %d: %s", c.NIC, err)
+		}
+		removeAny = func() { c.Stack.RemoveAddress(c.NIC, header.IPv4Any) }
+	}
 	var wq waiter.Queue
 	ep, terr := c.Stack.NewEndpoint(udp.ProtocolNumber, ipv4.ProtocolNumber, &wq)
 	if terr != nil {
@@ -182,7 +227,7 @@ func (c *Client) open() (*gonet.UDPConn, func(), error) {
 
 // exchange sends msg up to Retries times and returns the first reply with
 // msg's transaction ID that accept takes.
-func (c *Client) exchange(ctx context.Context, conn *gonet.UDPConn, msg *dhcpv4.DHCPv4, accept func(*dhcpv4.DHCPv4) bool) (*dhcpv4.DHCPv4, int, error) {
+func (c *Client) exchange(ctx context.Context, conn *gonet.UDPConn, msg *dhcpv4.DHCPv4, dst *net.UDPAddr, accept func(*dhcpv4.DHCPv4) bool) (*dhcpv4.DHCPv4, int, error) {
 	timeout, retries := c.Timeout, c.Retries
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -190,7 +235,6 @@ func (c *Client) exchange(ctx context.Context, conn *gonet.UDPConn, msg *dhcpv4.
 	if retries <= 0 {
 		retries = DefaultRetries
 	}
-	dst := &net.UDPAddr{IP: net.IPv4bcast, Port: ServerPort}
 	buf := make([]byte, 1500)
 	ignored := 0
 	for try := 0; try < retries; try++ {

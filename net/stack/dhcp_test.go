@@ -59,8 +59,19 @@ func TestRunDHCP(t *testing.T) {
 	roundTrip(t, srv, cli, netip.MustParseAddr("10.9.0.1"))
 }
 
-// serveDHCP answers every DISCOVER and REQUEST on s with 10.9.0.77.
-func serveDHCP(t *testing.T, s *Stack) {
+// serveDHCP answers every DISCOVER and REQUEST on s with 10.9.0.77 for
+// 10 minutes.
+func serveDHCP(t *testing.T, s *Stack) { serveDHCPWith(t, s, dhcpServer{lease: 600}) }
+
+// dhcpServer says how the test server answers: lease seconds, and
+// whether to NAK renewals; seen receives each message it gets.
+type dhcpServer struct {
+	lease      uint32
+	nakRenewal bool
+	seen       chan *dhcpv4.DHCPv4
+}
+
+func serveDHCPWith(t *testing.T, s *Stack, o dhcpServer) {
 	var wq waiter.Queue
 	ep, terr := s.Netstack().NewEndpoint(udp.ProtocolNumber, ipv4.ProtocolNumber, &wq)
 	if terr != nil {
@@ -87,9 +98,18 @@ func serveDHCP(t *testing.T, s *Stack) {
 			if err != nil {
 				continue
 			}
+			if o.seen != nil {
+				select {
+				case o.seen <- req:
+				default:
+				}
+			}
 			typ := dhcpv4.MessageTypeOffer
 			if req.MessageType() == dhcpv4.MessageTypeRequest {
 				typ = dhcpv4.MessageTypeAck
+				if o.nakRenewal && !req.ClientIPAddr.IsUnspecified() {
+					typ = dhcpv4.MessageTypeNak
+				}
 			}
 			server := net.IPv4(10, 9, 0, 1).To4()
 			m, err := dhcpv4.NewReplyFromRequest(req,
@@ -100,7 +120,7 @@ func serveDHCP(t *testing.T, s *Stack) {
 				dhcpv4.WithOption(dhcpv4.OptRouter(server)),
 				dhcpv4.WithOption(dhcpv4.OptDNS(net.IPv4(10, 9, 0, 53).To4())),
 				dhcpv4.WithOption(dhcpv4.OptDomainName("corp.test")),
-				dhcpv4.WithLeaseTime(600),
+				dhcpv4.WithLeaseTime(o.lease),
 			)
 			if err != nil {
 				t.Errorf("reply: %v", err)
@@ -109,4 +129,90 @@ func serveDHCP(t *testing.T, s *Stack) {
 			conn.WriteTo(m.ToBytes(), &net.UDPAddr{IP: net.IPv4bcast, Port: dhcp.ClientPort})
 		}
 	}()
+}
+
+// dhcpClient configures a client stack by DHCP from a test server.
+func dhcpClient(t *testing.T, o dhcpServer) *Stack {
+	t.Helper()
+	da, db := nictest.Pair(
+		nictest.Config{Name: "a", MAC: nic.MAC{2, 0, 0, 0, 0, 0xa}},
+		nictest.Config{Name: "b", MAC: nic.MAC{2, 0, 0, 0, 0, 0xb}},
+	)
+	srv, err := New(Config{Static: []StaticAddr{{"eth0", netip.MustParsePrefix("10.9.0.1/24")}}, NoDHCP: true}, []nic.Device{db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	serveDHCPWith(t, srv, o)
+	cli, err := New(Config{Hostname: "gosv", DHCPTimeout: 10 * time.Second}, []nic.Device{da})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cli.Close)
+	cli.leaseRetry = 100 * time.Millisecond
+	if err := cli.RunDHCP(context.Background()); err != nil {
+		t.Fatalf("RunDHCP: %v", err)
+	}
+	return cli
+}
+
+// nextRequest waits for the server to see a message of type typ.
+func nextRequest(t *testing.T, seen chan *dhcpv4.DHCPv4, typ dhcpv4.MessageType, within time.Duration) *dhcpv4.DHCPv4 {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case m := <-seen:
+			if m.MessageType() == typ {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no %s within %v", typ, within)
+		}
+	}
+}
+
+// TestLeaseRenewal: at half the lease the client asks its server to
+// extend it, from the leased address, and keeps the address.
+func TestLeaseRenewal(t *testing.T) {
+	seen := make(chan *dhcpv4.DHCPv4, 64)
+	cli := dhcpClient(t, dhcpServer{lease: 2, seen: seen})
+	first, _ := cli.Lease("eth0")
+	nextRequest(t, seen, dhcpv4.MessageTypeRequest, time.Second) // the initial one
+	start := time.Now()
+	m := nextRequest(t, seen, dhcpv4.MessageTypeRequest, 3*time.Second)
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Errorf("renewed after %v, want about half the 2 s lease", d)
+	}
+	if !m.ClientIPAddr.Equal(net.IPv4(10, 9, 0, 77)) || m.ServerIdentifier() != nil || m.RequestedIPAddress() != nil {
+		t.Errorf("renewal: ciaddr %v, server id %v, requested %v; want the leased address and neither option",
+			m.ClientIPAddr, m.ServerIdentifier(), m.RequestedIPAddress())
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		l, ok := cli.Lease("eth0")
+		if ok && l != first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lease was not replaced by the renewed one")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !slices.Contains(cli.Interfaces()[1].Addresses, netip.MustParsePrefix("10.9.0.77/24")) {
+		t.Errorf("after renewal eth0 has %v", cli.Interfaces()[1].Addresses)
+	}
+}
+
+// TestLeaseNAKStartsOver: a refused renewal drops the address and the
+// client starts again with DISCOVER.
+func TestLeaseNAKStartsOver(t *testing.T) {
+	seen := make(chan *dhcpv4.DHCPv4, 64)
+	dhcpClient(t, dhcpServer{lease: 2, nakRenewal: true, seen: seen})
+	nextRequest(t, seen, dhcpv4.MessageTypeRequest, time.Second)
+	renewal := nextRequest(t, seen, dhcpv4.MessageTypeRequest, 3*time.Second)
+	if renewal.ClientIPAddr.IsUnspecified() {
+		t.Fatal("second REQUEST is not a renewal")
+	}
+	nextRequest(t, seen, dhcpv4.MessageTypeDiscover, 3*time.Second)
 }

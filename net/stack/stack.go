@@ -12,6 +12,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -60,6 +61,13 @@ type Stack struct {
 	dns    []netip.Addr // from DHCP
 	search []string
 	leases map[string]*dhcp.Lease
+
+	// life ends with Close: it stops lease maintenance.
+	life context.Context
+	end  context.CancelFunc
+	// leaseRetry is the shortest wait between renewal attempts (RFC
+	// 2131 4.4.5 says 60 s; tests shorten it).
+	leaseRetry time.Duration
 }
 
 type iface struct {
@@ -85,7 +93,8 @@ func New(cfg Config, devs []nic.Device) (*Stack, error) {
 		},
 		HandleLocal: true,
 	})
-	st := &Stack{s: s, cfg: cfg, leases: map[string]*dhcp.Lease{}}
+	st := &Stack{s: s, cfg: cfg, leases: map[string]*dhcp.Lease{}, leaseRetry: 60 * time.Second}
+	st.life, st.end = context.WithCancel(context.Background())
 	if err := st.setTCPOptions(); err != nil {
 		s.Destroy()
 		return nil, err
@@ -226,6 +235,9 @@ func (st *Stack) RunDHCP(ctx context.Context) error {
 		if err == nil {
 			err = st.applyLease(ifc, lease)
 		}
+		if err == nil {
+			go st.keepLease(c, ifc, lease, time.Now())
+		}
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", ifc.name, err))
 		}
@@ -234,6 +246,77 @@ func (st *Stack) RunDHCP(ctx context.Context) error {
 		return fmt.Errorf("net: DHCP failed on %s", strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// keepLease renews ifc's lease, obtained at got, for as long as the
+// stack lives (RFC 2131 4.4.5): from T1 (half the lease) by unicast to
+// its server, from T2 (7/8) by broadcast to any; a NAK or the lease's
+// end drops the address and starts over with DISCOVER.
+func (st *Stack) keepLease(c *dhcp.Client, ifc *iface, l *dhcp.Lease, got time.Time) {
+	for {
+		t1, t2, end := got.Add(l.Duration/2), got.Add(l.Duration*7/8), got.Add(l.Duration)
+		if !st.sleepUntil(t1) {
+			return
+		}
+		var renewed *dhcp.Lease
+		var err error
+		for time.Now().Before(end) {
+			ctx, cancel := context.WithDeadline(st.life, end)
+			renewed, err = c.Renew(ctx, l, !time.Now().Before(t2))
+			cancel()
+			if err == nil || errors.Is(err, dhcp.ErrNAK) || st.life.Err() != nil {
+				break
+			}
+			// Half the time left to T2 (or to the end), at least
+			// leaseRetry.
+			next := t2
+			if !time.Now().Before(t2) {
+				next = end
+			}
+			if !st.sleepUntil(time.Now().Add(max(time.Until(next)/2, st.leaseRetry))) {
+				return
+			}
+		}
+		if st.life.Err() != nil {
+			return
+		}
+		if err == nil && renewed.Address == l.Address {
+			st.mu.Lock()
+			st.leases[ifc.name] = renewed
+			st.mu.Unlock()
+			l, got = renewed, time.Now()
+			continue
+		}
+		// Refused, expired, or a different address: start over.
+		st.s.RemoveAddress(ifc.id, tcpip.AddrFromSlice(l.Address.Addr().AsSlice()))
+		st.mu.Lock()
+		delete(st.leases, ifc.name)
+		st.mu.Unlock()
+		for {
+			ctx, cancel := context.WithTimeout(st.life, defaultDHCPWait)
+			nl, err := c.Acquire(ctx)
+			cancel()
+			if err == nil && st.applyLease(ifc, nl) == nil {
+				l, got = nl, time.Now()
+				break
+			}
+			if !st.sleepUntil(time.Now().Add(st.leaseRetry)) {
+				return
+			}
+		}
+	}
+}
+
+// sleepUntil waits until t, or reports false if the stack closed first.
+func (st *Stack) sleepUntil(t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-st.life.Done():
+		return false
+	}
 }
 
 func (st *Stack) applyLease(ifc *iface, l *dhcp.Lease) error {
@@ -273,6 +356,7 @@ func (st *Stack) Netstack() *tcpipstack.Stack { return st.s }
 // Close removes the interfaces (stopping their devices) and the stack's
 // goroutines.
 func (st *Stack) Close() {
+	st.end()
 	for _, ifc := range st.ifaces {
 		st.s.RemoveNIC(ifc.id)
 	}
