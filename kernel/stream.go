@@ -253,11 +253,16 @@ func ringCall(c *cpuLocal, t *thread, i int32, f *Frame, h int32) (r int64, ok b
 // a round trip (the application waits for room, the server drains the
 // ring, the application wakes) per ring's worth.
 func bypassRing(r *StreamRing, iov *iovList) bool {
-	var want uintptr
-	for k := 0; k < iov.len(); k++ {
-		want += iov.at(k).len
+	return iov.total() > uintptr(r.TxSize/2) && r.TxIdle.Load() == 1 && r.TxHead.Load() == r.TxTail.Load() && r.TxErr.Load() == 0
+}
+
+// total is the buffer's length.
+func (l *iovList) total() uintptr {
+	var n uintptr
+	for k := 0; k < l.len(); k++ {
+		n += l.at(k).len
 	}
-	return want > uintptr(r.TxSize/2) && r.TxIdle.Load() == 1 && r.TxHead.Load() == r.TxTail.Load() && r.TxErr.Load() == 0
+	return n
 }
 
 // set makes l the iovec array of cnt entries at addr, checked.
@@ -282,6 +287,9 @@ func (l *iovList) set(addr uintptr, cnt uint64) errno {
 
 // ringRecv copies received bytes into iov. ringLocks[h] held.
 func ringRecv(r *StreamRing, h int32, iov *iovList, peek bool) int64 {
+	if iov.total() == 0 {
+		return 0 // as Linux: a zero-length read never waits
+	}
 	head, tail := r.RxHead.Load(), r.RxTail.Load()
 	avail := tail - head
 	if avail == 0 {
@@ -320,11 +328,7 @@ func ringSend(r *StreamRing, h int32, iov *iovList) int64 {
 	}
 	head, tail := r.TxHead.Load(), r.TxTail.Load()
 	room := r.TxSize - (tail - head)
-	var want uintptr
-	for k := 0; k < iov.len(); k++ {
-		want += iov.at(k).len
-	}
-	if want == 0 {
+	if iov.total() == 0 {
 		return 0
 	}
 	if room == 0 {

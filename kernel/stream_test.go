@@ -87,6 +87,9 @@ func TestRingRecv(t *testing.T) {
 	if got := ringRecv(r, h, oneIOV(buf), false); got != errnoResult(EAGAIN) {
 		t.Errorf("recv from an empty ring = %d, want EAGAIN", got)
 	}
+	if got := ringRecv(r, h, &iovList{}, false); got != 0 {
+		t.Errorf("zero-length recv from an empty ring = %d, want 0", got)
+	}
 	if ringReadiness(r)&epollIn != 0 {
 		t.Error("empty ring is readable")
 	}
