@@ -285,6 +285,29 @@ func (l *iovList) set(addr uintptr, cnt uint64) errno {
 	return 0
 }
 
+// ringCopy copies up to limit bytes between the ring at buf (size
+// bytes, starting at free-running index from) and iov, into iov when
+// toUser is set, and returns how many it copied.
+func ringCopy(buf uintptr, size, from, limit uint32, iov *iovList, toUser bool) uint32 {
+	var done uint32
+	for k := 0; k < iov.len() && done < limit; k++ {
+		v := iov.at(k)
+		for off := uintptr(0); off < v.len && done < limit; {
+			pos := (from + done) & (size - 1)
+			chunk := min(uintptr(limit-done), v.len-off, uintptr(size-pos))
+			user, ring := userBytes(v.base+off, chunk), userBytes(buf+uintptr(pos), chunk)
+			if toUser {
+				copy(user, ring)
+			} else {
+				copy(ring, user)
+			}
+			off += chunk
+			done += uint32(chunk)
+		}
+	}
+	return done
+}
+
 // ringRecv copies received bytes into iov. ringLocks[h] held.
 func ringRecv(r *StreamRing, h int32, iov *iovList, peek bool) int64 {
 	if iov.total() == 0 {
@@ -301,17 +324,7 @@ func ringRecv(r *StreamRing, h int32, iov *iovList, peek bool) int64 {
 		}
 		return errnoResult(EAGAIN)
 	}
-	var done uint32
-	for k := 0; k < iov.len() && done < avail; k++ {
-		v := iov.at(k)
-		for off := uintptr(0); off < v.len && done < avail; {
-			pos := (head + done) & (r.RxSize - 1)
-			chunk := min(uintptr(avail-done), v.len-off, uintptr(r.RxSize-pos))
-			copy(userBytes(v.base+off, chunk), userBytes(r.RxBuf+uintptr(pos), chunk))
-			off += chunk
-			done += uint32(chunk)
-		}
-	}
+	done := ringCopy(r.RxBuf, r.RxSize, head, avail, iov, true)
 	if !peek {
 		r.RxHead.Store(head + done)
 		if r.RxWant.CompareAndSwap(1, 0) {
@@ -334,17 +347,7 @@ func ringSend(r *StreamRing, h int32, iov *iovList) int64 {
 	if room == 0 {
 		return errnoResult(EAGAIN)
 	}
-	var done uint32
-	for k := 0; k < iov.len() && done < room; k++ {
-		v := iov.at(k)
-		for off := uintptr(0); off < v.len && done < room; {
-			pos := (tail + done) & (r.TxSize - 1)
-			chunk := min(uintptr(room-done), v.len-off, uintptr(r.TxSize-pos))
-			copy(userBytes(r.TxBuf+uintptr(pos), chunk), userBytes(v.base+off, chunk))
-			off += chunk
-			done += uint32(chunk)
-		}
-	}
+	done := ringCopy(r.TxBuf, r.TxSize, tail, room, iov, false)
 	r.TxTail.Store(tail + done)
 	if r.TxIdle.CompareAndSwap(1, 0) {
 		postKick(h, KickTx)

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,26 +30,9 @@ type Running struct {
 	done   chan struct{}
 	res    *qemu.Result
 	err    error
-	serial *syncBuffer
+	serial *qemu.ConsoleBuffer
 	// apiPort is the host port forwarded to the REST API, if any.
 	apiPort int
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Start boots cfg in the background; Wait collects the result. The VM is
@@ -64,7 +45,7 @@ func Start(t testing.TB, cfg qemu.Config) *Running {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 3 * time.Minute
 	}
-	r := &Running{t: t, done: make(chan struct{}), serial: &syncBuffer{}}
+	r := &Running{t: t, done: make(chan struct{}), serial: &qemu.ConsoleBuffer{}}
 	cfg.Console = r.serial
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -412,4 +413,24 @@ func tail(s string) string {
 		s = s[i+1:]
 	}
 	return "...\n" + s
+}
+
+// ConsoleBuffer collects a guest's serial output for Config.Console,
+// which QEMU's output goroutine writes while others read it.
+type ConsoleBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (c *ConsoleBuffer) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.b.Write(p)
+}
+
+// String is everything written so far.
+func (c *ConsoleBuffer) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.b.String()
 }

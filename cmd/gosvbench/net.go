@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"gosv/boot/appimage"
@@ -413,12 +412,12 @@ type vm struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
-	serial *syncBuffer
+	serial *qemu.ConsoleBuffer
 }
 
 func startVM(ctx context.Context, cfg qemu.Config) *vm {
 	ctx, cancel := context.WithCancel(ctx)
-	v := &vm{cancel: cancel, done: make(chan struct{}), serial: &syncBuffer{}}
+	v := &vm{cancel: cancel, done: make(chan struct{}), serial: &qemu.ConsoleBuffer{}}
 	cfg.Console = v.serial
 	go func() {
 		defer close(v.done)
@@ -440,23 +439,6 @@ func (v *vm) exited() bool {
 func (v *vm) stop() {
 	v.cancel()
 	<-v.done
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // goBuild builds the Go program in dir static for linux/amd64.

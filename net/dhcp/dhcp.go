@@ -90,17 +90,11 @@ type Client struct {
 
 // Acquire runs DISCOVER/OFFER/REQUEST/ACK and returns the lease.
 func (c *Client) Acquire(ctx context.Context) (*Lease, error) {
-	mac := net.HardwareAddr(c.Stack.NICInfo()[c.NIC].LinkAddress)
-	if len(mac) != 6 {
-		return nil, fmt.Errorf("dhcp: NIC %d has no Ethernet address", c.NIC)
-	}
-	conn, cleanup, err := c.open(true)
+	mac, conn, cleanup, err := c.open(ctx, true)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
-	defer stop()
 
 	mods := c.modifiers(true)
 	discover, err := dhcpv4.NewDiscovery(mac, mods...)
@@ -166,17 +160,11 @@ func (c *Client) requestLease(ctx context.Context, conn *gonet.UDPConn, request 
 // when rebind is set (the server did not answer until T2). ErrNAK means
 // the address must be given up.
 func (c *Client) Renew(ctx context.Context, l *Lease, rebind bool) (*Lease, error) {
-	mac := net.HardwareAddr(c.Stack.NICInfo()[c.NIC].LinkAddress)
-	if len(mac) != 6 {
-		return nil, fmt.Errorf("dhcp: NIC %d has no Ethernet address", c.NIC)
-	}
-	conn, cleanup, err := c.open(false)
+	mac, conn, cleanup, err := c.open(ctx, false)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
-	defer stop()
 	mods := append(c.modifiers(false), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),
 		dhcpv4.WithHwAddr(mac), dhcpv4.WithClientIP(net.IP(l.Address.Addr().AsSlice())))
 	request, err := dhcpv4.New(mods...)
@@ -190,9 +178,14 @@ func (c *Client) Renew(ctx context.Context, l *Lease, rebind bool) (*Lease, erro
 	return c.requestLease(ctx, conn, request, dst)
 }
 
-// open binds a broadcast UDP endpoint to port 68 on the NIC, first
-// adding 0.0.0.0 to it when withAny is set (the NIC has no address yet).
-func (c *Client) open(withAny bool) (*gonet.UDPConn, func(), error) {
+// open returns the NIC's MAC address and a broadcast UDP endpoint bound
+// to port 68 on the NIC, whose reads end with ctx, first adding 0.0.0.0
+// to the NIC when withAny is set (it has no address yet).
+func (c *Client) open(ctx context.Context, withAny bool) (net.HardwareAddr, *gonet.UDPConn, func(), error) {
+	mac := net.HardwareAddr(c.Stack.NICInfo()[c.NIC].LinkAddress)
+	if len(mac) != 6 {
+		return nil, nil, nil, fmt.Errorf("dhcp: NIC %d has no Ethernet address", c.NIC)
+	}
 	removeAny := func() {}
 	if withAny {
 		any := tcpip.ProtocolAddress{
@@ -200,7 +193,7 @@ func (c *Client) open(withAny bool) (*gonet.UDPConn, func(), error) {
 			AddressWithPrefix: tcpip.AddressWithPrefix{Address: header.IPv4Any, PrefixLen: 32},
 		}
 		if err := c.Stack.AddProtocolAddress(c.NIC, any, stack.AddressProperties{}); err != nil {
-			return nil, nil, fmt.Errorf("dhcp: adding 0.0.0.0 to NIC %d: %s", c.NIC, err)
+			return nil, nil, nil, fmt.Errorf("dhcp: adding 0.0.0.0 to NIC %d: %s", c.NIC, err)
 		}
 		removeAny = func() { c.Stack.RemoveAddress(c.NIC, header.IPv4Any) }
 	}
@@ -208,21 +201,22 @@ func (c *Client) open(withAny bool) (*gonet.UDPConn, func(), error) {
 	ep, terr := c.Stack.NewEndpoint(udp.ProtocolNumber, ipv4.ProtocolNumber, &wq)
 	if terr != nil {
 		removeAny()
-		return nil, nil, fmt.Errorf("dhcp: UDP endpoint: %s", terr)
+		return nil, nil, nil, fmt.Errorf("dhcp: UDP endpoint: %s", terr)
 	}
 	ep.SocketOptions().SetBroadcast(true)
 	if err := ep.SocketOptions().SetBindToDevice(int32(c.NIC)); err != nil {
 		ep.Close()
 		removeAny()
-		return nil, nil, fmt.Errorf("dhcp: binding to NIC %d: %s", c.NIC, err)
+		return nil, nil, nil, fmt.Errorf("dhcp: binding to NIC %d: %s", c.NIC, err)
 	}
 	if err := ep.Bind(tcpip.FullAddress{NIC: c.NIC, Port: ClientPort}); err != nil {
 		ep.Close()
 		removeAny()
-		return nil, nil, fmt.Errorf("dhcp: binding port %d: %s", ClientPort, err)
+		return nil, nil, nil, fmt.Errorf("dhcp: binding port %d: %s", ClientPort, err)
 	}
 	conn := gonet.NewUDPConn(&wq, ep)
-	return conn, func() { conn.Close(); removeAny() }, nil
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
+	return mac, conn, func() { stop(); conn.Close(); removeAny() }, nil
 }
 
 // exchange sends msg up to Retries times and returns the first reply with

@@ -25,24 +25,7 @@ import (
 // through net/link and the fake devices, then checks the address, routes
 // and resolv.conf, and that TCP works to the server.
 func TestRunDHCP(t *testing.T) {
-	da, db := nictest.Pair(
-		nictest.Config{Name: "a", MAC: nic.MAC{2, 0, 0, 0, 0, 0xa}},
-		nictest.Config{Name: "b", MAC: nic.MAC{2, 0, 0, 0, 0, 0xb}},
-	)
-	srv, err := New(Config{Static: []StaticAddr{{"eth0", netip.MustParsePrefix("10.9.0.1/24")}}, NoDHCP: true}, []nic.Device{db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	serveDHCP(t, srv)
-	cli, err := New(Config{Hostname: "gosv", DHCPTimeout: 10 * time.Second}, []nic.Device{da})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	if err := cli.RunDHCP(context.Background()); err != nil {
-		t.Fatalf("RunDHCP: %v", err)
-	}
+	cli, srv := dhcpClient(t, dhcpServer{lease: 600})
 	eth := cli.Interfaces()[1]
 	if !slices.Contains(eth.Addresses, netip.MustParsePrefix("10.9.0.77/24")) {
 		t.Errorf("eth0 addresses %v, want 10.9.0.77/24", eth.Addresses)
@@ -59,10 +42,6 @@ func TestRunDHCP(t *testing.T) {
 	roundTrip(t, srv, cli, netip.MustParseAddr("10.9.0.1"))
 }
 
-// serveDHCP answers every DISCOVER and REQUEST on s with 10.9.0.77 for
-// 10 minutes.
-func serveDHCP(t *testing.T, s *Stack) { serveDHCPWith(t, s, dhcpServer{lease: 600}) }
-
 // dhcpServer says how the test server answers: lease seconds, and
 // whether to NAK renewals; seen receives each message it gets.
 type dhcpServer struct {
@@ -71,7 +50,7 @@ type dhcpServer struct {
 	seen       chan *dhcpv4.DHCPv4
 }
 
-func serveDHCPWith(t *testing.T, s *Stack, o dhcpServer) {
+func serveDHCP(t *testing.T, s *Stack, o dhcpServer) {
 	var wq waiter.Queue
 	ep, terr := s.Netstack().NewEndpoint(udp.ProtocolNumber, ipv4.ProtocolNumber, &wq)
 	if terr != nil {
@@ -131,8 +110,9 @@ func serveDHCPWith(t *testing.T, s *Stack, o dhcpServer) {
 	}()
 }
 
-// dhcpClient configures a client stack by DHCP from a test server.
-func dhcpClient(t *testing.T, o dhcpServer) *Stack {
+// dhcpClient configures a client stack by DHCP from a test server on a
+// peer stack, which it returns too.
+func dhcpClient(t *testing.T, o dhcpServer) (cli, srv *Stack) {
 	t.Helper()
 	da, db := nictest.Pair(
 		nictest.Config{Name: "a", MAC: nic.MAC{2, 0, 0, 0, 0, 0xa}},
@@ -143,8 +123,8 @@ func dhcpClient(t *testing.T, o dhcpServer) *Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	serveDHCPWith(t, srv, o)
-	cli, err := New(Config{Hostname: "gosv", DHCPTimeout: 10 * time.Second}, []nic.Device{da})
+	serveDHCP(t, srv, o)
+	cli, err = New(Config{Hostname: "gosv", DHCPTimeout: 10 * time.Second}, []nic.Device{da})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +133,7 @@ func dhcpClient(t *testing.T, o dhcpServer) *Stack {
 	if err := cli.RunDHCP(context.Background()); err != nil {
 		t.Fatalf("RunDHCP: %v", err)
 	}
-	return cli
+	return cli, srv
 }
 
 // nextRequest waits for the server to see a message of type typ.
@@ -176,7 +156,7 @@ func nextRequest(t *testing.T, seen chan *dhcpv4.DHCPv4, typ dhcpv4.MessageType,
 // extend it, from the leased address, and keeps the address.
 func TestLeaseRenewal(t *testing.T) {
 	seen := make(chan *dhcpv4.DHCPv4, 64)
-	cli := dhcpClient(t, dhcpServer{lease: 2, seen: seen})
+	cli, _ := dhcpClient(t, dhcpServer{lease: 2, seen: seen})
 	first, _ := cli.Lease("eth0")
 	nextRequest(t, seen, dhcpv4.MessageTypeRequest, time.Second) // the initial one
 	start := time.Now()
