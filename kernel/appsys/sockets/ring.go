@@ -19,7 +19,7 @@ import (
 // come here.
 
 // RingSize is each ring's size: 128 KiB of kernel heap per connection.
-// Under TCG, 64 KiB rings served the HTTP benchmark as well as 128 KiB
+// Under TCG (single quick runs), 64 KiB rings served the HTTP benchmark as well as 128 KiB
 // ones; 32 KiB halved bulk sending (the application waits for room
 // more often).
 const RingSize = 64 << 10
