@@ -57,6 +57,11 @@ const maxHandles = 4096
 // handle; when the last one closes, the server is told to release it.
 var handleRefs [maxHandles]int32
 
+// handleFD is an fd of the application's that refers to each handle: a
+// hint, checked before use, that spares setHandleReady a scan of the fd
+// table when the handle has a single reference (the usual case).
+var handleFD [maxHandles]int32
+
 // handleEvents is the readiness (epoll bits) of each server handle, as
 // the server last reported it (sysGosvSetReady): regular files are
 // always ready, pipes as their buffers say.
@@ -78,12 +83,20 @@ func setHandleReady(h int32, events uint32) int64 {
 	fdLock.lock()
 	defer fdLock.unlock()
 	p := &procs[procApp]
-	for fd := range p.fds {
-		if e := &p.fds[fd]; e.kind == fdServer && e.handle == h {
-			markPending(procApp, int32(fd))
+	// Readiness reports are on the data path (ring sockets report after
+	// every pump), so the usual case, one fd for the handle, is found
+	// from its hint instead of by scanning the whole table.
+	if fd := handleFD[h]; handleRefs[h] == 1 && p.fds[fd].kind == fdServer && p.fds[fd].handle == h {
+		markPending(procApp, fd)
+	} else {
+		for fd := range p.fds {
+			if e := &p.fds[fd]; e.kind == fdServer && e.handle == h {
+				markPending(procApp, int32(fd))
+				handleFD[h] = int32(fd)
+			}
 		}
 	}
-	for i := range threads {
+	for i := range threads[:threadsHigh.Load()] {
 		t := &threads[i]
 		if t.proc == procApp && t.state.Load() == threadBlocked && (t.wait == waitPoll || t.wait == waitEpoll) {
 			wakeRestart(int32(i))
@@ -108,6 +121,7 @@ func allocServerFD(h int32, cloexec bool) int64 {
 	p.fds[fd].handle = h
 	p.fds[fd].cloexec = cloexec
 	handleRefs[h]++
+	handleFD[h] = int32(fd)
 	return int64(fd)
 }
 
@@ -303,7 +317,7 @@ func markPending(proc uint8, fd int32) {
 // notifyFD wakes epoll waiters that watch fd, so they look again.
 func (p *process) notifyFD(fd int32) {
 	markPending(uint8(p.index()), fd)
-	for i := range threads {
+	for i := range threads[:threadsHigh.Load()] {
 		t := &threads[i]
 		if t.state.Load() != threadBlocked || &procs[t.proc] != p {
 			continue

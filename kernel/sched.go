@@ -103,6 +103,10 @@ var (
 	nextTID  int32 = 1
 	// nextCPU spreads new threads over the CPUs.
 	nextCPU atomic.Uint32
+	// threadsHigh is one past the highest slot ever claimed: newThread
+	// takes the lowest free slot, so scans of the table for waiters stop
+	// here instead of covering all maxThreads slots.
+	threadsHigh atomic.Int32
 )
 
 const noThread = -1
@@ -125,6 +129,9 @@ func newThread() int32 {
 			t.switches, t.cpuNanos, t.lastRun = 0, 0, 0
 			t.state.Store(threadBlocked)
 			nextTID++
+			if int32(i) >= threadsHigh.Load() {
+				threadsHigh.Store(int32(i) + 1)
+			}
 			return int32(i)
 		}
 	}
@@ -138,7 +145,7 @@ func placeThread() int32 {
 
 // threadByTID finds a live thread.
 func threadByTID(tid int32) (*thread, int32) {
-	for i := range threads {
+	for i := range threads[:threadsHigh.Load()] {
 		s := threads[i].state.Load()
 		if s != threadFree && s != threadIdle && s != threadExiting && threads[i].tid == tid {
 			return &threads[i], int32(i)

@@ -134,7 +134,7 @@ func sysExit(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 
 func liveThreads(proc uint8) int {
 	n := 0
-	for i := range threads {
+	for i := range threads[:threadsHigh.Load()] {
 		if s := threads[i].state.Load(); s != threadFree && s != threadIdle && s != threadExiting && threads[i].proc == proc {
 			n++
 		}

@@ -72,6 +72,10 @@ type Config struct {
 	// OnStart, if set, is called just before QEMU starts, so a caller can
 	// say which accelerator was chosen and why before a long run.
 	OnStart func(accel, reason string, args []string)
+	// Started, if set, is called with QEMU's process id once it runs (under
+	// a Wrapper that execs, such as ip netns exec, it is QEMU's own), so a
+	// benchmark can read the process's CPU time.
+	Started func(pid int)
 }
 
 // Result is what a boot produced.
@@ -321,6 +325,9 @@ func run(ctx context.Context, cfg Config, accel string) (*Result, error) {
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	if cfg.Started != nil {
+		cfg.Started(cmd.Process.Pid)
 	}
 	waitErr := cmd.Wait()
 	res := &Result{

@@ -57,6 +57,7 @@ type options struct {
 	netRuns      int
 	netSMP       int
 	profile      bool
+	insns        bool
 	netDur       time.Duration
 }
 
@@ -81,6 +82,7 @@ func main() {
 	flag.BoolVar(&o.net, "net", true, "also run the network benchmark (needs root)")
 	flag.IntVar(&o.netRuns, "net-runs", 3, "boots of each server in the network benchmark")
 	flag.IntVar(&o.netSMP, "net-smp", 2, "vCPUs for both guests in the network benchmark")
+	flag.BoolVar(&o.insns, "insns", false, "count the guests' instructions per request with a QEMU TCG plugin (built with cc) and log where they went (slows the guests; figures are not for the report)")
 	flag.BoolVar(&o.profile, "profile", false, "sample gosv's vCPUs through QMP during the HTTP runs and log a flat profile (slows the guest; figures are not for the report)")
 	flag.DurationVar(&o.netDur, "net-time", 10*time.Second, "length of each measured wrk and tcpbench run")
 	flag.Parse()

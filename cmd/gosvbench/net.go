@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gosv/boot/appimage"
@@ -99,6 +100,16 @@ func runNet(ctx context.Context, o options, r *bench.Report, kernel, linuxCmdlin
 		return nil, err
 	}
 
+	var plugin string
+	if o.insns {
+		plugin, err = filepath.Abs(filepath.Join(dir, "insncount.so"))
+		if err != nil {
+			return nil, err
+		}
+		if err := qprof.BuildPlugin("", filepath.Join("boot", "qprof", "plugin"), plugin); err != nil {
+			return nil, err
+		}
+	}
 	base := qemu.Config{Machine: o.machine, Accel: accel, MemoryMB: o.mem, CPUs: o.netSMP,
 		Timeout: 15 * time.Minute, Wrapper: n.Wrapper(),
 		NICs: []qemu.NIC{{Tap: n.Tap, MAC: guestMAC}}}
@@ -162,7 +173,8 @@ func runNet(ctx context.Context, o options, r *bench.Report, kernel, linuxCmdlin
 	nr.GosvAPIArgs, nr.GosvHTTPArgs, nr.LinuxHTTPArgs = full(apiCfg), full(gosvHTTP), full(linuxHTTP)
 	nr.GosvTCPArgs, nr.LinuxTCPArgs = full(gosvTCP), full(linuxTCP)
 
-	b := &netBench{n: n, o: o, nr: nr, tcpbench: tcpbench, linuxKernel: lx.vmlinuz}
+	b := &netBench{n: n, o: o, nr: nr, tcpbench: tcpbench, linuxKernel: lx.vmlinuz, plugin: plugin,
+		appSyms: map[string]string{"/bin/httpserver": server, "/bin/tcpbench": tcpbench}}
 	apiURL := fmt.Sprintf("http://%s:%d/os/name", bench.GuestIP, apiPort)
 	appURL := fmt.Sprintf("http://%s:%d/", bench.GuestIP, httpPort)
 	for i := range o.netRuns {
@@ -206,8 +218,11 @@ type netBench struct {
 	n           *netns.Net
 	o           options
 	nr          *bench.NetReport
-	tcpbench    string // the client, run in the namespace
-	linuxKernel string // to tell the Linux guest's boots from gosv's
+	tcpbench    string            // the client, run in the namespace
+	linuxKernel string            // to tell the Linux guest's boots from gosv's
+	plugin      string            // the insncount plugin, for -insns
+	systemMap   string            // the Linux kernel's, for -insns
+	appSyms     map[string]string // guest program -> host binary, for symbols
 }
 
 // http boots cfg, waits for url to answer, warms up and measures once.
@@ -216,6 +231,10 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 	qmp := filepath.Join(os.TempDir(), fmt.Sprintf("gosvbench-qmp-%d.sock", os.Getpid()))
 	if profiling {
 		cfg.ExtraArgs = append(cfg.ExtraArgs, "-qmp", "unix:"+qmp+",server=on,wait=off")
+	}
+	var insns *insnCounter
+	if b.plugin != "" {
+		insns = b.newInsnCounter(&cfg)
 	}
 	v := startVM(ctx, cfg)
 	defer v.stop()
@@ -226,7 +245,9 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 	if _, err := b.run(ctx, warm...); err != nil {
 		return bench.WrkResult{}, fmt.Errorf("%s: warm-up: %w", name, err)
 	}
+	insns.start()
 	before := b.coreCounters(cfg)
+	cpuBefore, cpuErr := v.hostCPU()
 	stop, profiled := make(chan struct{}), make(chan struct{})
 	if profiling {
 		go func() { b.profile(name, qmp, cfg, stop); close(profiled) }()
@@ -247,6 +268,9 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 		return r, fmt.Errorf("%s: the VM stopped during the run:\n%s", name, v.serial.String())
 	}
 	logf("  %s: %.0f req/s, p50 %v, p99 %v, %d errors", name, r.RequestsSec, r.P50, r.P99, r.Errors)
+	if cpuAfter, err := v.hostCPU(); cpuErr == nil && err == nil && r.RequestsSec > 0 {
+		logf("  %s: host CPU per request %s", name, cpuBefore.perRequest(cpuAfter, r.RequestsSec*b.o.netDur.Seconds()))
+	}
 	if after := b.coreCounters(cfg); before != nil && after != nil && r.RequestsSec > 0 {
 		reqs := r.RequestsSec * b.o.netDur.Seconds()
 		var per []string
@@ -260,6 +284,7 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 		logf("  gosv core events per request: %s", strings.Join(per, " "))
 	}
 	b.logGosvStats(cfg)
+	insns.report(name, r.RequestsSec*b.o.netDur.Seconds())
 	return r, nil
 }
 
@@ -276,6 +301,7 @@ func (b *netBench) tcp(ctx context.Context, name string, cfg qemu.Config) (send,
 	}
 	var mbps [2]float64
 	for i, dir := range []string{"send", "recv"} {
+		cpuBefore, cpuErr := v.hostCPU()
 		out, err := b.run(ctx, b.tcpbench, "-c", addr, "-dir", dir, "-d", b.o.netDur.String())
 		if err != nil {
 			return 0, 0, fmt.Errorf("%s: %s: %w", name, dir, err)
@@ -285,6 +311,9 @@ func (b *netBench) tcp(ctx context.Context, name string, cfg qemu.Config) (send,
 			return 0, 0, fmt.Errorf("%s: %w", name, err)
 		}
 		mbps[i] = r.MBps()
+		if cpuAfter, err := v.hostCPU(); cpuErr == nil && err == nil && mbps[i] > 0 {
+			logf("  %s: %s: host CPU per MB %s", name, dir, cpuBefore.perRequest(cpuAfter, mbps[i]*b.o.netDur.Seconds()))
+		}
 	}
 	logf("  %s: host → guest %.1f MB/s, guest → host %.1f MB/s", name, mbps[0], mbps[1])
 	b.logGosvStats(cfg)
@@ -409,6 +438,7 @@ func (b *netBench) notYet(ctx context.Context, v *vm, deadline time.Time, what s
 
 // vm is a guest running in the background.
 type vm struct {
+	pid    atomic.Int64 // QEMU's, once started
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
@@ -419,6 +449,9 @@ func startVM(ctx context.Context, cfg qemu.Config) *vm {
 	ctx, cancel := context.WithCancel(ctx)
 	v := &vm{cancel: cancel, done: make(chan struct{}), serial: &qemu.ConsoleBuffer{}}
 	cfg.Console = v.serial
+	cfg.Started = func(pid int) { v.pid.Store(int64(pid)) }
+	// Named threads let hostCPU tell the vCPUs from QEMU's other threads.
+	cfg.ExtraArgs = append(cfg.ExtraArgs, "-name", "gosvbench,debug-threads=on")
 	go func() {
 		defer close(v.done)
 		_, v.err = qemu.Run(ctx, cfg)
@@ -433,6 +466,15 @@ func (v *vm) exited() bool {
 	default:
 		return false
 	}
+}
+
+// hostCPU reads the CPU time QEMU has used so far.
+func (v *vm) hostCPU() (hostCPU, error) {
+	pid := v.pid.Load()
+	if pid == 0 {
+		return hostCPU{}, errors.New("QEMU has not started")
+	}
+	return readHostCPU(int(pid))
 }
 
 // stop kills the guest and waits for QEMU to go.
