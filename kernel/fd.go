@@ -96,10 +96,10 @@ func setHandleReady(h int32, events uint32) int64 {
 			}
 		}
 	}
-	for i := range threads[:threadsHigh.Load()] {
+	for i := nextPollWaiter(0); i != noThread; i = nextPollWaiter(i + 1) {
 		t := &threads[i]
 		if t.proc == procApp && t.state.Load() == threadBlocked && (t.wait == waitPoll || t.wait == waitEpoll) {
-			wakeRestart(int32(i))
+			wakeRestart(i)
 		}
 	}
 	return 0
@@ -284,8 +284,14 @@ func epollCollect(ep *epollSet, buf uintptr, max int) int {
 	n := 0
 	for j := 0; j < ep.n && n < max; j++ {
 		it := &ep.items[j]
+		// Edge-triggered items with nothing new are skipped before
+		// their readiness is computed: Go's netpoller registers every
+		// fd that way, so most items are idle connections.
+		if it.events&epollET != 0 && !it.pending {
+			continue
+		}
 		ready := procs[ep.proc].readiness(it.fd) & (it.events | epollErr | epollHup)
-		if ready == 0 || it.events&epollET != 0 && !it.pending {
+		if ready == 0 {
 			continue
 		}
 		it.pending = false
@@ -317,13 +323,13 @@ func markPending(proc uint8, fd int32) {
 // notifyFD wakes epoll waiters that watch fd, so they look again.
 func (p *process) notifyFD(fd int32) {
 	markPending(uint8(p.index()), fd)
-	for i := range threads[:threadsHigh.Load()] {
+	for i := nextPollWaiter(0); i != noThread; i = nextPollWaiter(i + 1) {
 		t := &threads[i]
 		if t.state.Load() != threadBlocked || &procs[t.proc] != p {
 			continue
 		}
 		if t.wait == waitPoll {
-			wakeRestart(int32(i))
+			wakeRestart(i)
 			continue
 		}
 		if t.wait != waitEpoll {

@@ -1,6 +1,9 @@
 package kernel
 
-import "sync/atomic"
+import (
+	"math/bits"
+	"sync/atomic"
+)
 
 // Threads and the scheduler.
 //
@@ -278,6 +281,9 @@ func (s *scheduler) drainInbox() {
 func (s *scheduler) block(i int32, f *Frame, why waitReason, deadline int64, result, timeoutResult int64) {
 	t := &threads[i]
 	t.wait = why
+	if why == waitPoll || why == waitEpoll {
+		pollWaiters[i/64].Or(1 << (i % 64))
+	}
 	f.RAX = uint64(result)
 	t.timeoutResult = timeoutResult
 	t.deadline = deadline
@@ -296,6 +302,7 @@ func wake(i int32, result int64) bool {
 	if !t.state.CompareAndSwap(threadBlocked, threadWaking) {
 		return false
 	}
+	leavePollWait(i)
 	t.wait = waitNone
 	t.wakeResult = result
 	t.wakeRestart = false
@@ -313,10 +320,40 @@ func wakeRestart(i int32) {
 	if !t.state.CompareAndSwap(threadBlocked, threadWaking) {
 		return
 	}
+	leavePollWait(i)
 	t.wait = waitNone
 	t.wakeRestart = true
 	t.woken = true
 	makeRunnable(i)
+}
+
+// pollWaiters has a bit for each thread blocked in poll, ppoll or
+// epoll_wait (and blocking ring calls, which wait as poll does). block
+// sets it, under fdLock as every such wait begins; waking clears it.
+// Readiness reports wake these threads, and find them from the bits
+// instead of scanning the thread table: reports are on the data path.
+var pollWaiters [maxThreads / 64]atomic.Uint64
+
+func leavePollWait(i int32) {
+	if w := threads[i].wait; w == waitPoll || w == waitEpoll {
+		pollWaiters[i/64].And(^uint64(1 << (i % 64)))
+	}
+}
+
+// nextPollWaiter returns the lowest thread at or after from with its
+// pollWaiters bit set, or noThread. Callers check the thread's state:
+// a bit may outlive its wait by a moment.
+func nextPollWaiter(from int32) int32 {
+	for w := from / 64; w < int32(len(pollWaiters)); w++ {
+		b := pollWaiters[w].Load()
+		if w == from/64 {
+			b &^= 1<<(from%64) - 1
+		}
+		if b != 0 {
+			return w*64 + int32(bits.TrailingZeros64(b))
+		}
+	}
+	return noThread
 }
 
 // applyWake puts the waker's verdict into the thread's registers.

@@ -470,3 +470,25 @@ func TestLineNoAlloc(t *testing.T) {
 		t.Errorf("line formatting allocates %v times per call", allocs)
 	}
 }
+
+func TestNextPollWaiter(t *testing.T) {
+	defer func() {
+		for i := range pollWaiters {
+			pollWaiters[i].Store(0)
+		}
+	}()
+	for _, i := range []int32{3, 63, 64, 200, maxThreads - 1} {
+		pollWaiters[i/64].Or(1 << (i % 64))
+	}
+	var got []int32
+	for i := nextPollWaiter(0); i != noThread; i = nextPollWaiter(i + 1) {
+		got = append(got, i)
+	}
+	want := []int32{3, 63, 64, 200, maxThreads - 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("poll waiters %v, want %v", got, want)
+	}
+	if i := nextPollWaiter(maxThreads); i != noThread {
+		t.Errorf("nextPollWaiter(maxThreads) = %d, want noThread", i)
+	}
+}

@@ -92,6 +92,7 @@ func New(cfg Config, devs []nic.Device) (*Stack, error) {
 			tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6,
 		},
 		HandleLocal: true,
+		Clock:       newMonoClock(),
 	})
 	st := &Stack{s: s, cfg: cfg, leases: map[string]*dhcp.Lease{}, leaseRetry: 60 * time.Second}
 	st.life, st.end = context.WithCancel(context.Background())

@@ -3,6 +3,7 @@ package sockets
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -505,5 +506,25 @@ func TestConnectUnspecified(t *testing.T) {
 		}
 		s.Close()
 		c.Close()
+	}
+}
+
+// TestCloseEndsPublishLoop: each notified socket has a goroutine that
+// reports readiness; Close must end it, or a server leaks one goroutine
+// per connection.
+func TestCloseEndsPublishLoop(t *testing.T) {
+	st := loopbackStack(t)
+	before := runtime.NumGoroutine()
+	for range 20 {
+		s := mustNew(t, st, syscall.AF_INET, syscall.SOCK_STREAM)
+		s.SetNotify(func(uint32) {})
+		s.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after closing 20 notified sockets, %d before", n, before)
 	}
 }

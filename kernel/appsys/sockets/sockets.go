@@ -200,16 +200,18 @@ func (s *Socket) SetNotify(fn func(events uint32)) {
 }
 
 func (s *Socket) publishLoop(kick chan struct{}) {
-	for {
+	// One channel to wait on, which closeNow kicks too: this runs for
+	// every packet, and a two-case select costs several times a receive.
+	for range kick {
 		select {
-		case <-kick:
-			if s.ring != nil {
-				s.pump()
-			}
-			s.publish()
 		case <-s.closed:
 			return
+		default:
 		}
+		if s.ring != nil {
+			s.pump()
+		}
+		s.publish()
 	}
 }
 
@@ -252,6 +254,10 @@ func (s *Socket) closeNow() {
 		close(s.closed)
 		if s.kick != nil {
 			s.impl.queue().EventUnregister(&s.entry)
+			select {
+			case s.kick <- struct{}{}: // publishLoop sees closed and returns
+			default: // it has a kick pending already
+			}
 		}
 		s.impl.close()
 	})
