@@ -365,15 +365,30 @@ func (b *netBench) logGosvStats(cfg qemu.Config) {
 	logf("  gosv counters: %s", strings.Join(keys, " "))
 }
 
-// coreCounters reads gosv's /os/stats/ (nil for the Linux guest or on
+// coreCounters reads gosv's /os/stats/ and, prefixed "net.", the TCP
+// segment and device counts of /network/stats/ (nil for the Linux guest or on
 // failure), to log what the kernel did per request.
 func (b *netBench) coreCounters(cfg qemu.Config) map[string]uint64 {
 	if cfg.Kernel == b.linuxKernel {
 		return nil
 	}
+	core := b.getCounters("/os/stats/")
+	if core == nil {
+		return nil
+	}
+	for k, v := range b.getCounters("/network/stats/") {
+		if strings.HasPrefix(k, "tcp.") && strings.Contains(k, "egments") || strings.Contains(k, ".device.") {
+			core["net."+k] = v
+		}
+	}
+	return core
+}
+
+// getCounters reads a JSON object of counters from gosv's REST API.
+func (b *netBench) getCounters(path string) map[string]uint64 {
 	c := b.n.HTTPClient()
 	c.Timeout = 10 * time.Second
-	resp, err := c.Get(fmt.Sprintf("http://%s:%d/os/stats/", bench.GuestIP, apiPort))
+	resp, err := c.Get(fmt.Sprintf("http://%s:%d%s", bench.GuestIP, apiPort, path))
 	if err != nil {
 		return nil
 	}

@@ -72,6 +72,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gosv/drivers/nic"
 
@@ -106,6 +107,10 @@ type Options struct {
 	// NoOffload turns off checksum and segmentation offload even if the
 	// device has them (for tests and for working around device bugs).
 	NoOffload bool
+	// AckDelay is how long a pure TCP ACK may wait for a reply to carry
+	// it (delack.go): 0 means DefaultAckDelay, a negative value sends
+	// every ACK at once, as gVisor alone does.
+	AckDelay time.Duration
 }
 
 // Stats are the endpoint's own drop counters; the stack's NIC stats count
@@ -123,6 +128,10 @@ type Stats struct {
 	RxBadChecksum uint64
 	// TxDropped counts packets the device did not take.
 	TxDropped uint64
+	// AcksDelayed counts pure ACKs held back to wait for a reply, and
+	// AcksCoalesced those of them a later segment made unnecessary
+	// (never sent).
+	AcksDelayed, AcksCoalesced uint64
 }
 
 // Endpoint is a stack.LinkEndpoint for one nic.Device.
@@ -140,6 +149,7 @@ type Endpoint struct {
 
 	queues []chan *stack.PacketBuffer
 	txPool sync.Pool
+	delack *ackDelayer // nil when ACKs are not delayed
 
 	mu      sync.Mutex
 	started bool
@@ -177,12 +187,24 @@ func New(dev nic.Device, opts Options) *Endpoint {
 	mac := dev.MAC()
 	e.mac.Store(&mac)
 	e.txPool.New = func() any { return new(txBatch) }
+	if delay := opts.AckDelay; delay >= 0 {
+		if delay == 0 {
+			delay = DefaultAckDelay
+		}
+		e.delack = newAckDelayer(delay, func(pkts []*stack.PacketBuffer) { e.transmit(pkts) })
+	}
 	return e
 }
 
 // Stats returns the endpoint's drop counters.
 func (e *Endpoint) Stats() Stats {
+	var delayed, coalesced uint64
+	if e.delack != nil {
+		delayed, coalesced = e.delack.counts()
+	}
 	return Stats{
+		AcksDelayed:   delayed,
+		AcksCoalesced: coalesced,
 		RxQueueFull:   e.rxQueueFull.Load(),
 		RxNotAttached: e.rxNotAttached.Load(),
 		RxMalformed:   e.rxMalformed.Load(),
@@ -324,6 +346,9 @@ func (e *Endpoint) Close() {
 		onClose()
 	}
 	e.dispatcher.Store(nil)
+	if e.delack != nil {
+		e.delack.stop()
+	}
 	if cancel != nil {
 		cancel()
 	}
@@ -401,16 +426,41 @@ type txBatch struct {
 	pkts   []nic.TxPacket
 	ends   []int
 	slices [][]byte
+	send   []*stack.PacketBuffer // what goes now, after delayed ACKs
 }
 
 // WritePackets implements stack.LinkWriter. The packets keep their
 // references: the caller owns them, and the device is done with their
-// memory when Transmit returns.
+// memory when Transmit returns (a delayed ACK takes a reference of its
+// own). Held ACKs count as written.
 func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	all := pkts.AsSlice()
+	if e.delack == nil {
+		return e.transmit(all)
+	}
+	b := e.txPool.Get().(*txBatch)
+	defer e.txPool.Put(b)
+	b.send = e.delack.filter(all, b.send[:0])
+	n, err := e.transmit(b.send)
+	clear(b.send)
+	if err != nil && n == 0 {
+		return 0, err
+	}
+	if n < len(b.send) {
+		return min(n, len(all)), nil
+	}
+	return len(all), nil
+}
+
+// transmit hands packets to the device as one batch.
+func (e *Endpoint) transmit(pkts []*stack.PacketBuffer) (int, tcpip.Error) {
+	if len(pkts) == 0 {
+		return 0, nil
+	}
 	b := e.txPool.Get().(*txBatch)
 	defer e.txPool.Put(b)
 	b.pkts, b.ends, b.slices = b.pkts[:0], b.ends[:0], b.slices[:0]
-	for _, pkt := range pkts.AsSlice() {
+	for _, pkt := range pkts {
 		b.pkts = append(b.pkts, e.txPacket(pkt))
 		b.slices = appendSlices(b.slices, pkt)
 		b.ends = append(b.ends, len(b.slices))
