@@ -48,7 +48,16 @@ type fdEntry struct {
 	counter uint64 // eventfd
 	epoll   int32  // index into epolls
 	handle  int32  // fdServer
+	// epollPending has bit k set when something happened on the fd
+	// since epoll set k last reported it (edge-triggered items report
+	// only then, as Go's netpoller expects: an always-writable fd would
+	// otherwise wake it forever). Kept with the fd rather than the
+	// epoll items so that marking it costs no search of the sets.
+	epollPending uint8
 }
+
+// Every epoll set needs a bit of fdEntry.epollPending.
+var _ [8 - maxEpolls]struct{}
 
 // maxHandles bounds the server's open file descriptions.
 const maxHandles = 4096
@@ -139,10 +148,6 @@ type epollItem struct {
 	fd     int32
 	events uint32
 	data   uint64
-	// pending: something happened on fd since the item last reported
-	// (edge-triggered items report only then, as Go's netpoller
-	// expects: an always-writable fd would otherwise wake it forever).
-	pending bool
 }
 
 type epollSet struct {
@@ -280,25 +285,29 @@ func (p *process) readiness(fd int32) uint32 {
 }
 
 // epollCollect writes up to max ready events to the user array at buf.
-func epollCollect(ep *epollSet, buf uintptr, max int) int {
+func epollCollect(k int32, buf uintptr, max int) int {
+	ep := &epolls[k]
+	p := &procs[ep.proc]
+	bit := uint8(1) << k
 	n := 0
 	for j := 0; j < ep.n && n < max; j++ {
 		it := &ep.items[j]
+		fe := &p.fds[it.fd] // items leave the set when their fd closes
 		// Edge-triggered items with nothing new are skipped before
 		// their readiness is computed: Go's netpoller registers every
 		// fd that way, so most items are idle connections.
-		if it.events&epollET != 0 && !it.pending {
+		if it.events&epollET != 0 && fe.epollPending&bit == 0 {
 			continue
 		}
-		ready := procs[ep.proc].readiness(it.fd) & (it.events | epollErr | epollHup)
+		ready := p.readiness(it.fd) & (it.events | epollErr | epollHup)
 		if ready == 0 {
 			continue
 		}
-		it.pending = false
+		fe.epollPending &^= bit
 		// struct epoll_event is packed on x86-64: u32 events, u64 data.
-		p := buf + uintptr(n)*12
-		*(*uint32)(ptrAt(p)) = ready
-		*(*uint64)(ptrAt(p + 4)) = it.data
+		ev := buf + uintptr(n)*12
+		*(*uint32)(ptrAt(ev)) = ready
+		*(*uint64)(ptrAt(ev + 4)) = it.data
 		n++
 	}
 	return n
@@ -307,16 +316,8 @@ func epollCollect(ep *epollSet, buf uintptr, max int) int {
 // markPending records an event on fd of process proc for the
 // edge-triggered epoll items watching it. fdLock must be held.
 func markPending(proc uint8, fd int32) {
-	for k := range epolls {
-		ep := &epolls[k]
-		if !ep.used || ep.proc != proc {
-			continue
-		}
-		for j := 0; j < ep.n; j++ {
-			if ep.items[j].fd == fd {
-				ep.items[j].pending = true
-			}
-		}
+	if fd >= 0 && fd < maxFDs {
+		procs[proc].fds[fd].epollPending = ^uint8(0)
 	}
 }
 

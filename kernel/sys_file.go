@@ -353,13 +353,15 @@ func sysEpollCtl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		if ep.n == maxEpollItems {
 			return errnoResult(ENOSPC)
 		}
-		ep.items[ep.n] = epollItem{target, events, data, true}
+		ep.items[ep.n] = epollItem{target, events, data}
 		ep.n++
+		te.epollPending |= 1 << e.epoll // report what is ready now
 	case epollCtlMod:
 		if idx < 0 {
 			return errnoResult(ENOENT)
 		}
-		ep.items[idx] = epollItem{target, events, data, true}
+		ep.items[idx] = epollItem{target, events, data}
+		te.epollPending |= 1 << e.epoll
 	case epollCtlDel:
 		if idx < 0 {
 			return errnoResult(ENOENT)
@@ -399,7 +401,7 @@ func epollWait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	if !space.access(buf, uintptr(max)*12, true) {
 		return errnoResult(EFAULT)
 	}
-	if n := epollCollect(&epolls[e.epoll], buf, max); n > 0 || timeout == 0 {
+	if n := epollCollect(e.epoll, buf, max); n > 0 || timeout == 0 {
 		return int64(n)
 	}
 	var deadline int64

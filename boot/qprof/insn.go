@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,12 +39,20 @@ func PluginArgs(plugin, out string) []string {
 	return []string{"-plugin", plugin + ",out=" + out}
 }
 
-// Block is one translation block: a guest start address and a length in
-// instructions.
+// Block is one translation block: a guest start address, a length in
+// instructions, and how many of them are of each costly kind.
 type Block struct {
-	Addr  uint64
-	Insns uint64
+	Addr    uint64
+	Insns   uint64
+	Special Special
 }
+
+// Special counts instructions that cost far more than the rest under
+// TCG, by kind (SpecialNames, in the plugin's order).
+type Special [8]uint8
+
+// SpecialNames name Special's counts.
+var SpecialNames = [len(Special{})]string{"atomic", "pause", "rdtsc", "msr", "in/out", "hlt", "syscall/iret", "cpuid/cr/invlpg/sti"}
 
 // Counts is how many times each block ran.
 type Counts map[Block]uint64
@@ -58,14 +67,15 @@ func ReadCounts(path string) (Counts, error) {
 	return ParseCounts(f)
 }
 
-// ParseCounts parses the plugin's lines "<hex vaddr> <insns> <execs>".
+// ParseCounts parses the plugin's lines "<hex vaddr> <insns> <execs>",
+// each optionally followed by the block's Special counts.
 func ParseCounts(r io.Reader) (Counts, error) {
 	c := Counts{}
 	sc := bufio.NewScanner(r)
 	for line := 1; sc.Scan(); line++ {
 		f := strings.Fields(sc.Text())
-		if len(f) != 3 {
-			return nil, fmt.Errorf("line %d: want 3 fields, have %d", line, len(f))
+		if len(f) != 3 && len(f) != 3+len(Special{}) {
+			return nil, fmt.Errorf("line %d: want 3 or %d fields, have %d", line, 3+len(Special{}), len(f))
 		}
 		addr, err1 := strconv.ParseUint(f[0], 16, 64)
 		insns, err2 := strconv.ParseUint(f[1], 10, 64)
@@ -73,7 +83,15 @@ func ParseCounts(r io.Reader) (Counts, error) {
 		if err1 != nil || err2 != nil || err3 != nil || insns == 0 {
 			return nil, fmt.Errorf("line %d: malformed %q", line, sc.Text())
 		}
-		c[Block{addr, insns}] += execs
+		b := Block{Addr: addr, Insns: insns}
+		for i, s := range f[3:] {
+			n, err := strconv.ParseUint(s, 10, 8)
+			if err != nil || n > insns {
+				return nil, fmt.Errorf("line %d: malformed %q", line, sc.Text())
+			}
+			b.Special[i] = uint8(n)
+		}
+		c[b] += execs
 	}
 	return c, sc.Err()
 }
@@ -92,9 +110,10 @@ func (c Counts) Since(earlier Counts) Counts {
 
 // FuncCost is what the blocks of one function executed.
 type FuncCost struct {
-	Name   string
-	Insns  uint64 // instructions
-	Blocks uint64 // translation blocks entered
+	Name    string
+	Insns   uint64 // instructions
+	Blocks  uint64 // translation blocks entered
+	Special [len(Special{})]uint64
 }
 
 // Attribute sums c by function, naming addresses as name does (for
@@ -111,6 +130,9 @@ func (c Counts) Attribute(name func(pc uint64) string) []FuncCost {
 		}
 		fc.Insns += b.Insns * n
 		fc.Blocks += n
+		for i, k := range b.Special {
+			fc.Special[i] += uint64(k) * n
+		}
 	}
 	out := make([]FuncCost, 0, len(by))
 	for _, fc := range by {
@@ -197,6 +219,31 @@ func Report(w io.Writer, costs []FuncCost, n int, per float64) {
 	sort.Slice(gs, func(i, j int) bool { return gs[i].v > gs[j].v })
 	for _, g := range gs {
 		fmt.Fprintf(w, "  %10.0f %5.1f%%  %s\n", float64(g.v)/per, 100*float64(g.v)/float64(max(insns, 1)), g.k)
+	}
+	var special [len(Special{})]uint64
+	for _, fc := range costs {
+		for i, k := range fc.Special {
+			special[i] += k
+		}
+	}
+	fmt.Fprintf(w, "costly instructions per unit:")
+	for i, k := range special {
+		fmt.Fprintf(w, " %s %.1f", SpecialNames[i], float64(k)/per)
+	}
+	fmt.Fprintln(w)
+	for i, name := range SpecialNames {
+		if special[i] == 0 {
+			continue
+		}
+		top := slices.Clone(costs)
+		sort.SliceStable(top, func(a, b int) bool { return top[a].Special[i] > top[b].Special[i] })
+		fmt.Fprintf(w, "  %s by function:", name)
+		for _, fc := range top[:min(6, len(top))] {
+			if fc.Special[i] > 0 {
+				fmt.Fprintf(w, " %s %.2f,", fc.Name, float64(fc.Special[i])/per)
+			}
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "top functions (instructions/unit, %%, blocks/unit):\n")
 	for i, fc := range costs {

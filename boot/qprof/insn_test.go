@@ -6,11 +6,11 @@ import (
 )
 
 func TestParseCounts(t *testing.T) {
-	c, err := ParseCounts(strings.NewReader("400000 3 10\nffffffff81000000 1 7\n400000 3 2\n"))
+	c, err := ParseCounts(strings.NewReader("400000 3 10\nffffffff81000000 1 7 0 1 0 0 0 0 0 0\n400000 3 2\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Counts{{0x400000, 3}: 12, {0xffffffff81000000, 1}: 7}
+	want := Counts{{Addr: 0x400000, Insns: 3}: 12, {Addr: 0xffffffff81000000, Insns: 1, Special: Special{0, 1}}: 7}
 	if len(c) != len(want) {
 		t.Fatalf("ParseCounts = %v, want %v", c, want)
 	}
@@ -19,7 +19,8 @@ func TestParseCounts(t *testing.T) {
 			t.Errorf("block %+v: %d executions, want %d", b, c[b], n)
 		}
 	}
-	for _, bad := range []string{"400000 3\n", "xyz 3 1\n", "400000 0 1\n", "400000 3 -1\n"} {
+	for _, bad := range []string{"400000 3\n", "xyz 3 1\n", "400000 0 1\n", "400000 3 -1\n",
+		"400000 3 1 0 0\n", "400000 3 1 4 0 0 0 0 0 0 0\n"} {
 		if _, err := ParseCounts(strings.NewReader(bad)); err == nil {
 			t.Errorf("ParseCounts(%q) succeeded", bad)
 		}
@@ -27,10 +28,10 @@ func TestParseCounts(t *testing.T) {
 }
 
 func TestSinceAndAttribute(t *testing.T) {
-	before := Counts{{0x10, 4}: 5, {0x20, 2}: 1}
-	after := Counts{{0x10, 4}: 8, {0x20, 2}: 1, {0x30, 1}: 6}
+	before := Counts{{Addr: 0x10, Insns: 4}: 5, {Addr: 0x20, Insns: 2}: 1}
+	after := Counts{{Addr: 0x10, Insns: 4}: 8, {Addr: 0x20, Insns: 2}: 1, {Addr: 0x30, Insns: 1, Special: Special{1}}: 6}
 	d := after.Since(before)
-	if len(d) != 2 || d[Block{0x10, 4}] != 3 || d[Block{0x30, 1}] != 6 {
+	if len(d) != 2 || d[Block{Addr: 0x10, Insns: 4}] != 3 || d[Block{Addr: 0x30, Insns: 1, Special: Special{1}}] != 6 {
 		t.Fatalf("Since = %v, want 3 runs of 0x10 and 6 of 0x30", d)
 	}
 	name := func(pc uint64) string {
@@ -40,7 +41,7 @@ func TestSinceAndAttribute(t *testing.T) {
 		return "g"
 	}
 	got := d.Attribute(name)
-	want := []FuncCost{{"f", 12, 3}, {"g", 6, 6}}
+	want := []FuncCost{{Name: "f", Insns: 12, Blocks: 3}, {Name: "g", Insns: 6, Blocks: 6, Special: [8]uint64{6}}}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("Attribute = %+v, want %+v", got, want)
 	}

@@ -179,16 +179,24 @@ func runNet(ctx context.Context, o options, r *bench.Report, kernel, linuxCmdlin
 	appURL := fmt.Sprintf("http://%s:%d/", bench.GuestIP, httpPort)
 	for i := range o.netRuns {
 		logf("network run %d/%d", i+1, o.netRuns)
+		var abRuns []bench.WrkResult
+		abHTTP := gosvHTTP
+		abHTTP.Kernel = o.abKernel
 		for _, h := range []struct {
 			name string
 			cfg  qemu.Config
 			url  string
 			dst  *[]bench.WrkResult
+			run  string // the -net-servers name
 		}{
-			{"gosv REST API", apiCfg, apiURL, &nr.GosvAPI},
-			{"gosv Go server", gosvHTTP, appURL, &nr.GosvHTTP},
-			{"Linux Go server", linuxHTTP, appURL, &nr.LinuxHTTP},
+			{"gosv REST API", apiCfg, apiURL, &nr.GosvAPI, "api"},
+			{"gosv Go server", gosvHTTP, appURL, &nr.GosvHTTP, "app"},
+			{"gosv B Go server", abHTTP, appURL, &abRuns, "ab"},
+			{"Linux Go server", linuxHTTP, appURL, &nr.LinuxHTTP, "linux"},
 		} {
+			if !b.selected(h.run) {
+				continue
+			}
 			r, err := b.http(ctx, h.name, h.cfg, h.url)
 			if err != nil {
 				return nil, err
@@ -203,6 +211,9 @@ func runNet(ctx context.Context, o options, r *bench.Report, kernel, linuxCmdlin
 			{"gosv tcpbench", gosvTCP, &nr.GosvSend, &nr.GosvRecv},
 			{"Linux tcpbench", linuxTCP, &nr.LinuxSend, &nr.LinuxRecv},
 		} {
+			if !b.selected("tcp") {
+				continue
+			}
 			s, r, err := b.tcp(ctx, t.name, t.cfg)
 			if err != nil {
 				return nil, err
@@ -223,6 +234,15 @@ type netBench struct {
 	plugin      string            // the insncount plugin, for -insns
 	systemMap   string            // the Linux kernel's, for -insns
 	appSyms     map[string]string // guest program -> host binary, for symbols
+}
+
+// selected reports whether run (api, app, ab, linux or tcp) is to be
+// made: -net-servers lists them, and ab runs when -ab names a kernel.
+func (b *netBench) selected(run string) bool {
+	if run == "ab" {
+		return b.o.abKernel != "" && b.selected("app")
+	}
+	return slices.Contains(strings.Split(b.o.netServers, ","), run)
 }
 
 // http boots cfg, waits for url to answer, warms up and measures once.

@@ -33,6 +33,8 @@ type rings struct {
 	rx, tx []byte
 	// mu makes pumping single-threaded (the loop, Shutdown, Close).
 	mu sync.Mutex
+	// segs is the pump's scratch for segments, under mu.
+	segs [2][]byte
 }
 
 // Ringable reports whether s may use rings: a TCP connection that
@@ -101,7 +103,7 @@ func (s *Socket) pumpTx() (moved bool) {
 			r.TxHead.Store(tail) // nobody will send it
 			continue
 		}
-		n, err := s.impl.send(segments(r.tx, head, tail), nil, 0)
+		n, err := s.impl.send(r.segments(r.tx, head, tail), nil, 0)
 		if n > 0 {
 			r.TxHead.Store(head + uint32(n))
 			moved = true
@@ -128,7 +130,8 @@ func (s *Socket) pumpRx() (moved bool) {
 			}
 			return moved
 		}
-		n, _, _, err := s.impl.recv(segments(r.rx, tail, head+r.RxSize), false, false)
+		space := head + r.RxSize - tail
+		n, _, _, err := s.impl.recv(r.segments(r.rx, tail, head+r.RxSize), false, false)
 		switch {
 		case err == syscall.EAGAIN:
 			return moved
@@ -138,6 +141,12 @@ func (s *Socket) pumpRx() (moved bool) {
 			r.RxEnd.Store(kernel.RingEOF)
 		default:
 			r.RxTail.Store(tail + uint32(n))
+			if uint32(n) < space {
+				// The endpoint had no more: asking again would only
+				// hear EAGAIN (a whole trip through the endpoint).
+				// What arrives next notifies, and that pumps again.
+				return true
+			}
 		}
 		moved = true
 	}
@@ -145,14 +154,16 @@ func (s *Socket) pumpRx() (moved bool) {
 }
 
 // segments returns ring bytes [from, to) (free-running indices) as one
-// or two slices.
-func segments(buf []byte, from, to uint32) [][]byte {
+// or two slices, in r.segs (so r.mu must be held).
+func (r *rings) segments(buf []byte, from, to uint32) [][]byte {
 	size := uint32(len(buf))
 	a, n := from&(size-1), to-from
 	if a+n <= size {
-		return [][]byte{buf[a : a+n]}
+		r.segs[0] = buf[a : a+n]
+		return r.segs[:1]
 	}
-	return [][]byte{buf[a:], buf[:a+n-size]}
+	r.segs[0], r.segs[1] = buf[a:], buf[:a+n-size]
+	return r.segs[:2]
 }
 
 // flushRings sends what the send ring holds, waiting for the endpoint up

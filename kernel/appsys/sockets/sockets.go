@@ -459,8 +459,9 @@ func (s *Socket) Buffered() int { return s.ringBuffered() + s.impl.buffered() }
 
 // iovWriter writes into a list of buffers in order.
 type iovWriter struct {
-	bufs [][]byte
-	n    int
+	bufs  [][]byte
+	n     int
+	small [2][]byte // holds bufs when there are few (a ring's one or two)
 }
 
 func (w *iovWriter) Write(p []byte) (int, error) {
@@ -482,17 +483,22 @@ func (w *iovWriter) Write(p []byte) (int, error) {
 
 func newIOVWriter(bufs [][]byte) *iovWriter {
 	// Copy the slice headers: Write trims them.
-	return &iovWriter{bufs: append([][]byte(nil), nonEmpty(bufs)...)}
+	w := &iovWriter{}
+	w.bufs = appendNonEmpty(w.small[:0], bufs)
+	return w
 }
 
 // iovReader reads a list of buffers in order (tcpip.Payloader).
 type iovReader struct {
-	bufs [][]byte
-	left int
+	bufs  [][]byte
+	left  int
+	small [2][]byte // holds bufs when there are few
 }
 
 func newIOVReader(bufs [][]byte) *iovReader {
-	return &iovReader{bufs: append([][]byte(nil), nonEmpty(bufs)...), left: iovLen(bufs)}
+	r := &iovReader{left: iovLen(bufs)}
+	r.bufs = appendNonEmpty(r.small[:0], bufs)
+	return r
 }
 
 func (r *iovReader) Read(p []byte) (int, error) {
@@ -522,14 +528,16 @@ func iovLen(bufs [][]byte) int {
 	return n
 }
 
-func nonEmpty(bufs [][]byte) [][]byte {
-	out := bufs[:0:0]
+func nonEmpty(bufs [][]byte) [][]byte { return appendNonEmpty(bufs[:0:0], bufs) }
+
+// appendNonEmpty appends the non-empty buffers of bufs to dst.
+func appendNonEmpty(dst, bufs [][]byte) [][]byte {
 	for _, b := range bufs {
 		if len(b) > 0 {
-			out = append(out, b)
+			dst = append(dst, b)
 		}
 	}
-	return out
+	return dst
 }
 
 // advance drops the first n bytes of bufs.
