@@ -26,7 +26,7 @@ type seg struct {
 
 func (s seg) packet() *stack.PacketBuffer {
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{
-		ReserveHeaderBytes: header.IPv4MinimumSize + header.TCPMinimumSize + s.opts,
+		ReserveHeaderBytes: header.EthernetMinimumSize + header.IPv4MinimumSize + header.TCPMinimumSize + s.opts,
 		Payload:            buffer.MakeWithData(make([]byte, s.payload)),
 	})
 	th := header.TCP(pkt.TransportHeader().Push(header.TCPMinimumSize + s.opts))
@@ -37,6 +37,8 @@ func (s seg) packet() *stack.PacketBuffer {
 	ip.Encode(&header.IPv4Fields{TotalLength: uint16(pkt.Size()), Protocol: uint8(header.TCPProtocolNumber), TTL: 64,
 		SrcAddr: tcpip.AddrFrom4([4]byte{10, 0, 0, 1}), DstAddr: tcpip.AddrFrom4([4]byte{10, 0, 0, 2})})
 	pkt.NetworkProtocolNumber = header.IPv4ProtocolNumber
+	eth := header.Ethernet(pkt.LinkHeader().Push(header.EthernetMinimumSize))
+	eth.Encode(&header.EthernetFields{Type: header.IPv4ProtocolNumber})
 	return pkt
 }
 
@@ -44,7 +46,7 @@ func (s seg) packet() *stack.PacketBuffer {
 func describe(pkts []*stack.PacketBuffer) []string {
 	var out []string
 	for _, p := range pkts {
-		s, _ := parseSegment(p)
+		s, _ := parseSegment(headerBytes(p))
 		out = append(out, strings.ReplaceAll(s.flags.String(), " ", "")+fmt.Sprintf("/%d", s.ack))
 	}
 	return out
@@ -186,4 +188,54 @@ func TestDelayedAcksThroughStacks(t *testing.T) {
 	if coalesced := after.AcksCoalesced - before.AcksCoalesced; coalesced < rounds*9/10 {
 		t.Errorf("server coalesced %d of %d request ACKs into replies, want nearly all", coalesced, rounds)
 	}
+}
+
+func TestParseSegmentIPv6(t *testing.T) {
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{ReserveHeaderBytes: 14 + 40 + 32})
+	defer pkt.DecRef()
+	th := header.TCP(pkt.TransportHeader().Push(32))
+	th.Encode(&header.TCPFields{SrcPort: 80, DstPort: 4000, AckNum: 77, DataOffset: 32, Flags: header.TCPFlagAck})
+	ip := header.IPv6(pkt.NetworkHeader().Push(header.IPv6MinimumSize))
+	ip.Encode(&header.IPv6Fields{PayloadLength: 32, TransportProtocol: header.TCPProtocolNumber,
+		SrcAddr: tcpip.AddrFrom16([16]byte{0xfd, 15: 1}), DstAddr: tcpip.AddrFrom16([16]byte{0xfd, 15: 2})})
+	eth := header.Ethernet(pkt.LinkHeader().Push(header.EthernetMinimumSize))
+	eth.Encode(&header.EthernetFields{Type: header.IPv6ProtocolNumber})
+	s, ok := parseSegment(headerBytes(pkt))
+	if !ok || !s.key.v6 || s.ack != 77 || !s.pureAck || s.key.ports != 80<<16|4000 || s.key.addrs[15] != 1 || s.key.addrs[31] != 2 {
+		t.Errorf("parseSegment(IPv6 pure ACK) = %+v, %v", s, ok)
+	}
+}
+
+func TestParseSegmentRejects(t *testing.T) {
+	good := seg{port: 5, flags: header.TCPFlagAck, ack: 9}.packet()
+	defer good.DecRef()
+	frame := headerBytes(good)
+	if _, ok := parseSegment(frame); !ok {
+		t.Fatal("well-formed frame rejected")
+	}
+	udp := append([]byte(nil), frame...)
+	udp[14+9] = protoUDP
+	for name, f := range map[string][]byte{
+		"empty":         nil,
+		"ethernet only": frame[:14],
+		"short IP":      frame[:14+19],
+		"short TCP":     frame[:14+20+19],
+		"UDP":           udp,
+		"ARP ethertype": append([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 6}, frame[14:]...),
+	} {
+		if s, ok := parseSegment(f); ok {
+			t.Errorf("%s: parsed as %+v", name, s)
+		}
+	}
+}
+
+func FuzzParseSegment(f *testing.F) {
+	good := seg{port: 5, flags: header.TCPFlagAck, ack: 9}.packet()
+	f.Add(append([]byte(nil), headerBytes(good)...))
+	good.DecRef()
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if s, ok := parseSegment(frame); ok && (s.hashSlot < 0 || s.hashSlot >= ackSlots) {
+			t.Fatalf("slot %d out of range", s.hashSlot)
+		}
+	})
 }

@@ -435,18 +435,19 @@ type txBatch struct {
 // own). Held ACKs count as written.
 func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	all := pkts.AsSlice()
-	if e.delack == nil {
-		return e.transmit(all)
-	}
 	b := e.txPool.Get().(*txBatch)
 	defer e.txPool.Put(b)
+	if e.delack == nil {
+		return e.transmitBatch(b, all)
+	}
 	b.send = e.delack.filter(all, b.send[:0])
-	n, err := e.transmit(b.send)
+	n, err := e.transmitBatch(b, b.send)
+	sent := len(b.send)
 	clear(b.send)
-	if err != nil && n == 0 {
+	if err != nil && n == 0 && sent > 0 {
 		return 0, err
 	}
-	if n < len(b.send) {
+	if n < sent {
 		return min(n, len(all)), nil
 	}
 	return len(all), nil
@@ -454,11 +455,17 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 
 // transmit hands packets to the device as one batch.
 func (e *Endpoint) transmit(pkts []*stack.PacketBuffer) (int, tcpip.Error) {
+	b := e.txPool.Get().(*txBatch)
+	defer e.txPool.Put(b)
+	return e.transmitBatch(b, pkts)
+}
+
+// transmitBatch hands packets to the device as one batch, using b's
+// scratch space (not b.send, which may hold pkts).
+func (e *Endpoint) transmitBatch(b *txBatch, pkts []*stack.PacketBuffer) (int, tcpip.Error) {
 	if len(pkts) == 0 {
 		return 0, nil
 	}
-	b := e.txPool.Get().(*txBatch)
-	defer e.txPool.Put(b)
 	b.pkts, b.ends, b.slices = b.pkts[:0], b.ends[:0], b.slices[:0]
 	for _, pkt := range pkts {
 		b.pkts = append(b.pkts, e.txPacket(pkt))
@@ -498,7 +505,10 @@ func (e *Endpoint) txPacket(pkt *stack.PacketBuffer) nic.TxPacket {
 	}
 	// TCP wrote the pseudo-header sum; the device sums the rest.
 	tx.NeedsChecksum = true
-	tx.CsumStart = uint16(header.EthernetMinimumSize + len(pkt.NetworkHeader().Slice()))
+	// TCP sets L3HdrLen (it sends no IP options), as gVisor's own
+	// fdbased endpoint relies on; reading the header's length would
+	// gather the packet's views again.
+	tx.CsumStart = header.EthernetMinimumSize + g.L3HdrLen
 	tx.CsumOffset = g.CsumOffset
 	if pkt.Data().Size() <= int(g.MSS) {
 		return tx
