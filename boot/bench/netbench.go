@@ -25,6 +25,11 @@ type WrkResult struct {
 	// Errors counts socket errors (connect, read, write, timeout) and
 	// non-2xx/3xx responses.
 	Errors int64
+	// HostCPU is the CPU time QEMU used per request during the run (all
+	// its threads), VCPU that of its vCPU threads; 0 if not measured.
+	// The guests share the host's CPUs with the load generator, so the
+	// request rate follows from what each request costs the host.
+	HostCPU, VCPU time.Duration
 }
 
 var (

@@ -50,6 +50,8 @@ type NetReport struct {
 type NetSummary struct {
 	ReqSec   FloatSummary
 	P50, P99 Summary
+	HostCPU  Summary // of the runs that measured it
+	VCPU     Summary
 	Errors   int64
 }
 
@@ -57,12 +59,18 @@ type NetSummary struct {
 func SummarizeWrk(runs []WrkResult) NetSummary {
 	var s NetSummary
 	var rps []float64
-	var p50, p99 []time.Duration
+	var p50, p99, cpu, vcpu []time.Duration
 	for _, r := range runs {
 		rps, p50, p99 = append(rps, r.RequestsSec), append(p50, r.P50), append(p99, r.P99)
+		if r.HostCPU > 0 {
+			cpu, vcpu = append(cpu, r.HostCPU), append(vcpu, r.VCPU)
+		}
 		s.Errors += r.Errors
 	}
 	s.ReqSec, s.P50, s.P99 = SummarizeFloats(rps), Summarize(p50), Summarize(p99)
+	if len(cpu) > 0 {
+		s.HostCPU, s.VCPU = Summarize(cpu), Summarize(vcpu)
+	}
 	return s
 }
 
@@ -138,6 +146,21 @@ func (n *NetReport) Markdown() string {
 	}
 	p("\n")
 	p("%s\n\n", httpVerdict(gh, lh))
+	if api.HostCPU.Median > 0 && gh.HostCPU.Median > 0 && lh.HostCPU.Median > 0 {
+		p("What a request costs the host: QEMU's CPU time (all its threads, and\n")
+		p("its vCPU threads alone) per request, medians over the runs. The guests\n")
+		p("share the host's %d CPUs with wrk, so this, more than latency, sets\n", n.HostCPUs)
+		p("the request rate.\n\n")
+		p("| Server | host CPU per request | of which vCPUs | vs Linux |\n|---|---|---|---|\n")
+		for _, row := range []struct {
+			name string
+			s    NetSummary
+		}{{"gosv REST API (`/os/name`)", api}, {"gosv, Go server", gh}, {"Linux, Go server", lh}} {
+			p("| %s | %s | %s | %s |\n", row.name, durUs(row.s.HostCPU.Median), durUs(row.s.VCPU.Median),
+				times(float64(row.s.HostCPU.Median), float64(lh.HostCPU.Median)))
+		}
+		p("\n")
+	}
 
 	p("### TCP throughput\n\n")
 	p("| Direction | gosv MB/s | Linux MB/s | gosv / Linux |\n|---|---|---|---|\n")
@@ -206,6 +229,10 @@ func latency(s Summary) string {
 		return "–"
 	}
 	return fmt.Sprintf("%s (%s–%s)", durMs(s.Median), durMs(s.Min), durMs(s.Max))
+}
+
+func durUs(d time.Duration) string {
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
 }
 
 func durMs(d time.Duration) string {

@@ -372,15 +372,15 @@ func TestNetMarkdown(t *testing.T) {
 		}
 	})
 	t.Run("measured", func(t *testing.T) {
-		ms := time.Millisecond
+		ms, us := time.Millisecond, time.Microsecond
 		n := &NetReport{
 			Date: "2026-01-02", Accel: "tcg", Machine: "microvm", MemoryMiB: 128, CPUs: 2, Runs: 1,
 			Wrk: []string{"wrk", "--latency", "-t2", "-c32", "-d10s"}, TCPDuration: 10 * time.Second,
 			LinuxModules: []string{"virtio_net"},
 			GosvAPIArgs:  []string{"ip", "netns", "exec", "NS", "qemu-system-x86_64", "-append", "--ip=eth0,a b"},
-			GosvAPI:      []WrkResult{{RequestsSec: 3000, P50: 8 * ms, P99: 20 * ms}},
-			GosvHTTP:     []WrkResult{{RequestsSec: 1000, P50: 30 * ms, P99: 120 * ms, Errors: 4}},
-			LinuxHTTP:    []WrkResult{{RequestsSec: 4000, P50: 7 * ms, P99: 40 * ms}},
+			GosvAPI:      []WrkResult{{RequestsSec: 3000, P50: 8 * ms, P99: 20 * ms, HostCPU: 600 * us, VCPU: 500 * us}},
+			GosvHTTP:     []WrkResult{{RequestsSec: 1000, P50: 30 * ms, P99: 120 * ms, Errors: 4, HostCPU: 400 * us, VCPU: 350 * us}},
+			LinuxHTTP:    []WrkResult{{RequestsSec: 4000, P50: 7 * ms, P99: 40 * ms, HostCPU: 200 * us, VCPU: 150 * us}},
 			GosvSend:     []float64{10}, GosvRecv: []float64{50},
 			LinuxSend: []float64{100}, LinuxRecv: []float64{100},
 		}
@@ -392,6 +392,9 @@ func TestNetMarkdown(t *testing.T) {
 			"| host → guest | 10.0 (10.0–10.0) | 100.0 (100.0–100.0) | 0.10× |",
 			"| guest → host | 50.0 (50.0–50.0) | 100.0 (100.0–100.0) | 0.50× |",
 			"slower under gosv: 0.25×",
+			"| gosv REST API (`/os/name`) | 600 µs | 500 µs | 3.00× |",
+			"| gosv, Go server | 400 µs | 350 µs | 2.00× |",
+			"| Linux, Go server | 200 µs | 150 µs | 1.00× |",
 			"gosv is slower than Linux receiving (host → guest, 0.10×) and slower sending (guest → host, 0.50×).",
 			"ip netns exec NS qemu-system-x86_64 -append '--ip=eth0,a b'",
 			"`wrk --latency -t2 -c32 -d10s`",

@@ -288,8 +288,10 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 		return r, fmt.Errorf("%s: the VM stopped during the run:\n%s", name, v.serial.String())
 	}
 	logf("  %s: %.0f req/s, p50 %v, p99 %v, %d errors", name, r.RequestsSec, r.P50, r.P99, r.Errors)
-	if cpuAfter, err := v.hostCPU(); cpuErr == nil && err == nil && r.RequestsSec > 0 {
-		logf("  %s: host CPU per request %s", name, cpuBefore.perRequest(cpuAfter, r.RequestsSec*b.o.netDur.Seconds()))
+	if cpuAfter, err := v.hostCPU(); cpuErr == nil && err == nil && r.Requests > 0 {
+		r.HostCPU = (cpuAfter.total - cpuBefore.total) / time.Duration(r.Requests)
+		r.VCPU = (cpuAfter.vcpus - cpuBefore.vcpus) / time.Duration(r.Requests)
+		logf("  %s: host CPU per request %v (vCPUs %v)", name, r.HostCPU.Round(time.Microsecond), r.VCPU.Round(time.Microsecond))
 	}
 	if after := b.coreCounters(cfg); before != nil && after != nil && r.RequestsSec > 0 {
 		reqs := r.RequestsSec * b.o.netDur.Seconds()
