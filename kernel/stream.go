@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"gosv/internal/memcopy"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -297,9 +298,9 @@ func ringCopy(buf uintptr, size, from, limit uint32, iov *iovList, toUser bool) 
 			chunk := min(uintptr(limit-done), v.len-off, uintptr(size-pos))
 			user, ring := userBytes(v.base+off, chunk), userBytes(buf+uintptr(pos), chunk)
 			if toUser {
-				copy(user, ring)
+				memcopy.Copy(user, ring)
 			} else {
-				copy(ring, user)
+				memcopy.Copy(ring, user)
 			}
 			off += chunk
 			done += uint32(chunk)

@@ -40,6 +40,13 @@ func (b *netBench) newInsnCounter(cfg *qemu.Config) *insnCounter {
 	return c
 }
 
+// close removes the plugin's file.
+func (c *insnCounter) close() {
+	if c != nil {
+		os.Remove(c.out)
+	}
+}
+
 // start takes the snapshot the run is measured from.
 func (c *insnCounter) start() {
 	if c == nil {
@@ -49,15 +56,15 @@ func (c *insnCounter) start() {
 	c.before, c.err = qprof.ReadCounts(c.out)
 }
 
-// report logs where the instructions since start went, per request.
-func (c *insnCounter) report(name string, requests float64) {
+// report logs where the instructions since start went, per unit (a
+// request, or a MB).
+func (c *insnCounter) report(name string, units float64) {
 	if c == nil {
 		return
 	}
-	defer os.Remove(c.out)
 	time.Sleep(snapshotWait)
 	after, err := qprof.ReadCounts(c.out)
-	if c.err != nil || err != nil || requests <= 0 {
+	if c.err != nil || err != nil || units <= 0 {
 		logf("  instructions of %s: %v %v", name, c.err, err)
 		return
 	}
@@ -85,11 +92,11 @@ func (c *insnCounter) report(name string, requests float64) {
 	}
 	costs := after.Since(c.before).Attribute(namer)
 	var out strings.Builder
-	qprof.Report(&out, costs, 60, requests)
-	logf("  instructions of %s, per request:\n%s", name, out.String())
+	qprof.Report(&out, costs, 60, units)
+	logf("  instructions of %s, per unit:\n%s", name, out.String())
 	// All functions, for a closer look than the log's top list.
 	out.Reset()
-	qprof.Report(&out, costs, len(costs), requests)
+	qprof.Report(&out, costs, len(costs), units)
 	file := filepath.Join(c.b.o.cache, "net", "insns-"+strings.ReplaceAll(name, " ", "-")+".txt")
 	if err := os.WriteFile(file, []byte(out.String()), 0o644); err == nil {
 		logf("  (every function in %s)", file)

@@ -232,7 +232,6 @@ type netBench struct {
 	tcpbench    string            // the client, run in the namespace
 	linuxKernel string            // to tell the Linux guest's boots from gosv's
 	plugin      string            // the insncount plugin, for -insns
-	systemMap   string            // the Linux kernel's, for -insns
 	appSyms     map[string]string // guest program -> host binary, for symbols
 }
 
@@ -255,6 +254,7 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 	var insns *insnCounter
 	if b.plugin != "" {
 		insns = b.newInsnCounter(&cfg)
+		defer insns.close()
 	}
 	v := startVM(ctx, cfg)
 	defer v.stop()
@@ -293,18 +293,7 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 		r.VCPU = (cpuAfter.vcpus - cpuBefore.vcpus) / time.Duration(r.Requests)
 		logf("  %s: host CPU per request %v (vCPUs %v)", name, r.HostCPU.Round(time.Microsecond), r.VCPU.Round(time.Microsecond))
 	}
-	if after := b.coreCounters(cfg); before != nil && after != nil && r.RequestsSec > 0 {
-		reqs := r.RequestsSec * b.o.netDur.Seconds()
-		var per []string
-		for k, v := range after {
-			// Counters below 0.05 per request (start-up calls) are noise here.
-			if x := float64(v-before[k]) / reqs; x >= 0.05 {
-				per = append(per, fmt.Sprintf("%s=%.2f", k, x))
-			}
-		}
-		slices.Sort(per)
-		logf("  gosv core events per request: %s", strings.Join(per, " "))
-	}
+	b.logPer(cfg, before, r.RequestsSec*b.o.netDur.Seconds(), "request")
 	b.logGosvStats(cfg)
 	insns.report(name, r.RequestsSec*b.o.netDur.Seconds())
 	return r, nil
@@ -312,6 +301,11 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 
 // tcp boots cfg and measures host → guest, then guest → host, in MB/s.
 func (b *netBench) tcp(ctx context.Context, name string, cfg qemu.Config) (send, recv float64, err error) {
+	var insns *insnCounter
+	if b.plugin != "" {
+		insns = b.newInsnCounter(&cfg)
+		defer insns.close()
+	}
 	v := startVM(ctx, cfg)
 	defer v.stop()
 	addr := fmt.Sprintf("%s:%d", bench.GuestIP, tcpPort)
@@ -323,6 +317,8 @@ func (b *netBench) tcp(ctx context.Context, name string, cfg qemu.Config) (send,
 	}
 	var mbps [2]float64
 	for i, dir := range []string{"send", "recv"} {
+		insns.start()
+		counters := b.coreCounters(cfg)
 		cpuBefore, cpuErr := v.hostCPU()
 		out, err := b.run(ctx, b.tcpbench, "-c", addr, "-dir", dir, "-d", b.o.netDur.String())
 		if err != nil {
@@ -336,6 +332,8 @@ func (b *netBench) tcp(ctx context.Context, name string, cfg qemu.Config) (send,
 		if cpuAfter, err := v.hostCPU(); cpuErr == nil && err == nil && mbps[i] > 0 {
 			logf("  %s: %s: host CPU per MB %s", name, dir, cpuBefore.perRequest(cpuAfter, mbps[i]*b.o.netDur.Seconds()))
 		}
+		b.logPer(cfg, counters, mbps[i]*b.o.netDur.Seconds(), "MB ("+dir+")")
+		insns.report(name+" "+dir+" (per MB)", mbps[i]*b.o.netDur.Seconds())
 	}
 	logf("  %s: host → guest %.1f MB/s, guest → host %.1f MB/s", name, mbps[0], mbps[1])
 	b.logGosvStats(cfg)
@@ -385,6 +383,24 @@ func (b *netBench) logGosvStats(cfg qemu.Config) {
 	}
 	slices.Sort(keys)
 	logf("  gosv counters: %s", strings.Join(keys, " "))
+}
+
+// logPer logs how much each of gosv's counters grew since before, per
+// unit (units of them were served).
+func (b *netBench) logPer(cfg qemu.Config, before map[string]uint64, units float64, unit string) {
+	after := b.coreCounters(cfg)
+	if before == nil || after == nil || units <= 0 {
+		return
+	}
+	var per []string
+	for k, v := range after {
+		// Counters below 0.05 per unit (start-up calls) are noise here.
+		if x := float64(v-before[k]) / units; x >= 0.05 {
+			per = append(per, fmt.Sprintf("%s=%.2f", k, x))
+		}
+	}
+	slices.Sort(per)
+	logf("  gosv core events per %s: %s", unit, strings.Join(per, " "))
 }
 
 // coreCounters reads gosv's /os/stats/ and, prefixed "net.", the TCP

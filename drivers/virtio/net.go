@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gosv/internal/memcopy"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -562,7 +564,10 @@ func (n *Net) appendRx(frame, piece []byte) ([]byte, bool) {
 	if len(frame)+len(piece) > n.rxMax {
 		return frame, false
 	}
-	return append(frame, piece...), true
+	n0 := len(frame)
+	frame = slices.Grow(frame, len(piece))[:n0+len(piece)]
+	memcopy.Copy(frame[n0:], piece)
+	return frame, true
 }
 
 func (n *Net) deliver(rx nic.Receiver, pkt nic.RxPacket) {
@@ -684,7 +689,7 @@ func (n *Net) enqueue(p *nic.TxPacket) error {
 	off := n.hdrLen
 	for _, d := range p.Data {
 		for len(d) > 0 {
-			c := copy(n.txPages[pages[off/pageSize]].virt[off%pageSize:], d)
+			c := memcopy.Copy(n.txPages[pages[off/pageSize]].virt[off%pageSize:], d)
 			d, off = d[c:], off+c
 		}
 	}

@@ -69,6 +69,7 @@ package link
 
 import (
 	"context"
+	"gosv/internal/memcopy"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -383,7 +384,11 @@ func (e *Endpoint) receive(p nic.RxPacket) {
 		e.rxQueueFull.Add(1)
 		return
 	}
-	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(p.Data)})
+	// The frame is copied here (the device reuses its buffer), in pieces
+	// (internal/memcopy: a large unaligned copy is slow under TCG).
+	v := buffer.NewViewSize(len(p.Data))
+	memcopy.Copy(v.AsSlice(), p.Data)
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
 	hdr, _ := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
 	eth := header.Ethernet(hdr)
 	pkt.NetworkProtocolNumber = eth.Type()

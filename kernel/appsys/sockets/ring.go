@@ -141,10 +141,13 @@ func (s *Socket) pumpRx() (moved bool) {
 			r.RxEnd.Store(kernel.RingEOF)
 		default:
 			r.RxTail.Store(tail + uint32(n))
-			if uint32(n) < space {
-				// The endpoint had no more: asking again would only
-				// hear EAGAIN (a whole trip through the endpoint).
-				// What arrives next notifies, and that pumps again.
+			if uint32(n) < space && s.impl.readiness()&(EventIn|EventHup|EventErr) == 0 {
+				// The endpoint has no more and is not at its end:
+				// reading again would only hear EAGAIN, a whole trip
+				// through the endpoint; the readiness check is
+				// cheaper. What arrives next notifies, and that pumps
+				// again. (An end that came with the data is readable
+				// now and read on the next turn.)
 				return true
 			}
 		}

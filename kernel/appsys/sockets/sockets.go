@@ -14,6 +14,7 @@
 package sockets
 
 import (
+	"gosv/internal/memcopy"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -467,7 +468,7 @@ type iovWriter struct {
 func (w *iovWriter) Write(p []byte) (int, error) {
 	done := 0
 	for len(p) > 0 && len(w.bufs) > 0 {
-		c := copy(w.bufs[0], p)
+		c := memcopy.Copy(w.bufs[0], p)
 		p, done, w.n = p[c:], done+c, w.n+c
 		if c == len(w.bufs[0]) {
 			w.bufs = w.bufs[1:]
@@ -507,7 +508,7 @@ func (r *iovReader) Read(p []byte) (int, error) {
 	}
 	done := 0
 	for len(p) > 0 && len(r.bufs) > 0 {
-		c := copy(p, r.bufs[0])
+		c := memcopy.Copy(p, r.bufs[0])
 		p, done, r.left = p[c:], done+c, r.left-c
 		if c == len(r.bufs[0]) {
 			r.bufs = r.bufs[1:]
