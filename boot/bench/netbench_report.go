@@ -128,16 +128,17 @@ func (n *NetReport) Markdown() string {
 	p("```\n\n")
 
 	api, gh, lh := SummarizeWrk(n.GosvAPI), SummarizeWrk(n.GosvHTTP), SummarizeWrk(n.LinuxHTTP)
+	servers := []struct {
+		name string
+		s    NetSummary
+	}{{"gosv REST API (`/os/name`)", api}, {"gosv, Go server", gh}, {"Linux, Go server", lh}}
 	p("### HTTP\n\n")
 	p("Medians over the runs (min–max in brackets). Ratios are against the\n")
 	p("Linux guest running the same Go server: above 1× the request rate is\n")
 	p("higher, below 1× the latency lower, than Linux's.\n\n")
 	p("| Server | requests/s | p50 latency | p99 latency | req/s vs Linux | p99 vs Linux | errors |\n")
 	p("|---|---|---|---|---|---|---|\n")
-	for _, row := range []struct {
-		name string
-		s    NetSummary
-	}{{"gosv REST API (`/os/name`)", api}, {"gosv, Go server", gh}, {"Linux, Go server", lh}} {
+	for _, row := range servers {
 		p("| %s | %.0f (%.0f–%.0f) | %s | %s | %s | %s | %d |\n", row.name,
 			row.s.ReqSec.Median, row.s.ReqSec.Min, row.s.ReqSec.Max,
 			latency(row.s.P50), latency(row.s.P99),
@@ -152,10 +153,7 @@ func (n *NetReport) Markdown() string {
 		p("share the host's %d CPUs with wrk, so this, more than latency, sets\n", n.HostCPUs)
 		p("the request rate.\n\n")
 		p("| Server | host CPU per request | of which vCPUs | vs Linux |\n|---|---|---|---|\n")
-		for _, row := range []struct {
-			name string
-			s    NetSummary
-		}{{"gosv REST API (`/os/name`)", api}, {"gosv, Go server", gh}, {"Linux, Go server", lh}} {
+		for _, row := range servers {
 			p("| %s | %s | %s | %s |\n", row.name, durUs(row.s.HostCPU.Median), durUs(row.s.VCPU.Median),
 				times(float64(row.s.HostCPU.Median), float64(lh.HostCPU.Median)))
 		}

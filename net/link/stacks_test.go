@@ -265,34 +265,8 @@ func TestPingThroughLink(t *testing.T) {
 // netstack's share of a served request (both sides).
 func BenchmarkRequestResponse(b *testing.B) {
 	ha, hb := newPair(b, offloads)
-	l, err := gonet.ListenTCP(hb.s, tcpip.FullAddress{NIC: 1, Addr: hb.v4, Port: 80}, ipv4.ProtocolNumber)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	req, resp := make([]byte, 80), make([]byte, 160)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, len(req))
-		for {
-			if _, err := io.ReadFull(c, buf); err != nil {
-				return
-			}
-			if _, err := c.Write(resp); err != nil {
-				return
-			}
-		}
-	}()
-	c, err := gonet.DialContextTCP(context.Background(), ha.s, tcpip.FullAddress{NIC: 1, Addr: hb.v4, Port: 80}, ipv4.ProtocolNumber)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	buf := make([]byte, len(resp))
+	c := dialRequestReply(b, ha, hb, 80, 160)
+	req, buf := make([]byte, 80), make([]byte, 160)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -303,4 +277,38 @@ func BenchmarkRequestResponse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// dialRequestReply starts a server on b that answers every reqLen bytes
+// it reads with replyLen bytes, and returns a client connection to it
+// from a; both close when the test ends.
+func dialRequestReply(tb testing.TB, a, b *host, reqLen, replyLen int) net.Conn {
+	tb.Helper()
+	l, err := gonet.ListenTCP(b.s, tcpip.FullAddress{NIC: 1, Addr: b.v4, Port: 80}, ipv4.ProtocolNumber)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		req, reply := make([]byte, reqLen), make([]byte, replyLen)
+		for {
+			if _, err := io.ReadFull(c, req); err != nil {
+				return
+			}
+			if _, err := c.Write(reply); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := gonet.DialContextTCP(context.Background(), a.s, tcpip.FullAddress{NIC: 1, Addr: b.v4, Port: 80}, ipv4.ProtocolNumber)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
 }
