@@ -80,6 +80,19 @@ func (s *Server) cannotBlock(r *kernel.Request) bool {
 	switch r.Nr {
 	case syscall.SYS_GETSOCKOPT, syscall.SYS_SETSOCKOPT, syscall.SYS_GETSOCKNAME, syscall.SYS_GETPEERNAME:
 		return true
+	case syscall.SYS_FCNTL, syscall.SYS_IOCTL:
+		// On a socket, F_GETFL/F_SETFL and FIONBIO/FIONREAD never wait
+		// (they take only the open file's lock, which no socket call
+		// holds while waiting). Serving them in order with the rest
+		// matters: a call this loop runs itself because its socket is
+		// non-blocking must still find it non-blocking, or it waits
+		// here and every other call waits behind it. Served by a
+		// goroutine, an F_SETFL (Go's (*TCPConn).File makes the socket
+		// blocking) could land in between.
+		s.mu.Lock()
+		f := s.files[r.Handle]
+		s.mu.Unlock()
+		return f != nil && f.sock != nil
 	case syscall.SYS_READ, syscall.SYS_WRITE, syscall.SYS_READV, syscall.SYS_WRITEV,
 		syscall.SYS_RECVFROM, syscall.SYS_SENDTO, syscall.SYS_RECVMSG, syscall.SYS_SENDMSG,
 		syscall.SYS_ACCEPT, syscall.SYS_ACCEPT4, syscall.SYS_CONNECT, syscall.SYS_SHUTDOWN:
