@@ -120,10 +120,16 @@ func (s *Server) release(h int32) {
 		// when the handle never got an fd; h must not keep them.
 		kernel.AttachRing(h, nil)
 	}
-	delete(s.files, h)
+	s.mu.Unlock()
 	if f != nil && f.sock != nil {
-		f.sock.Close() // before h can be reused: no late readiness for it
+		// Closed while h is still taken, so that no late readiness
+		// report reaches a reused h; but not under s.mu, which the
+		// serving loop takes for every socket call: a Close that
+		// waits must not hold up every other call.
+		f.sock.Close()
 	}
+	s.mu.Lock()
+	delete(s.files, h)
 	s.mu.Unlock()
 	if f != nil && f.pipe != nil {
 		s.closePipeEnds(f, h)
