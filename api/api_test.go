@@ -67,8 +67,8 @@ func TestEndpoints(t *testing.T) {
 		{name: "hostname", target: "/os/hostname", wantBody: `"gosv"`},
 		{name: "cmdline", target: "/os/cmdline", wantBody: `"--verbose app"`},
 		{name: "threads", target: "/os/threads", wantBody: `{"time_ms":1772546490500,"list":[
-			{"id":1,"name":"runtime","cpu":0,"status":"running","cpu_ms":1500,"switches":42,"migrations":0,"preemptions":0,"priority":0,"stack_size":0},
-			{"id":7,"name":"app","cpu":1,"status":"waiting","cpu_ms":3,"switches":5,"migrations":1,"preemptions":0,"priority":0,"stack_size":0}]}`},
+			{"id":1,"name":"runtime","cpu":0,"status":"running","cpu_ms":1500,"switches":42,"migrations":0,"preemptions":0,"priority":0,"stack_size":0,"wait":""},
+			{"id":7,"name":"app","cpu":1,"status":"waiting","cpu_ms":3,"switches":5,"migrations":1,"preemptions":0,"priority":0,"stack_size":0,"wait":"server:0"}]}`},
 		{name: "stats", target: "/os/stats/", wantBody: `{"context_switches":9,"syscalls":120}`},
 		{name: "set hostname", method: "POST", target: "/os/hostname?name=web-1.example", wantBody: `""`,
 			check: func(t *testing.T, f *fakeSystem) { wantEqual(t, "hostname", f.hostname, "web-1.example") }},

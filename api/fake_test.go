@@ -113,7 +113,7 @@ func (f *fakeSystem) Reboot()   { f.mu.Lock(); f.reboots++; f.mu.Unlock() }
 
 var fakeThreads = []Thread{
 	{ID: 1, Name: "runtime", CPU: 0, Status: "running", CPUTime: 1500 * time.Millisecond, Switches: 42},
-	{ID: 7, Name: "app", CPU: 1, Status: "waiting", CPUTime: 3 * time.Millisecond, Switches: 5, Migrations: 1},
+	{ID: 7, Name: "app", CPU: 1, Status: "waiting", CPUTime: 3 * time.Millisecond, Switches: 5, Migrations: 1, Wait: "server:0"},
 }
 
 var fakeInterfaces = []Interface{

@@ -70,6 +70,7 @@ type threadJSON struct {
 	Preemptions uint64  `json:"preemptions"`
 	Priority    float64 `json:"priority"`
 	StackSize   uint64  `json:"stack_size"`
+	Wait        string  `json:"wait"` // gosv's addition
 }
 
 type threadsJSON struct {
@@ -84,7 +85,7 @@ func threads(sys OS) threadsJSON {
 			ID: t.ID, Name: t.Name, CPU: t.CPU, Status: t.Status,
 			CPUms: t.CPUTime.Milliseconds(), Switches: t.Switches,
 			Migrations: t.Migrations, Preemptions: t.Preemptions,
-			Priority: t.Priority, StackSize: t.StackSize,
+			Priority: t.Priority, StackSize: t.StackSize, Wait: t.Wait,
 		})
 	}
 	return out

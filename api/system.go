@@ -50,6 +50,7 @@ type Thread struct {
 	Preemptions uint64
 	Priority    float64
 	StackSize   uint64
+	Wait        string // what a waiting thread waits for (gosv's), or ""
 }
 
 // Hardware is the /hardware resource.

@@ -119,6 +119,10 @@ type ThreadInfo struct {
 	State    string
 	Switches uint64
 	CPUTime  time.Duration
+	// Wait says what a waiting thread waits for: "futex", "sleep",
+	// "poll", "epoll", "requests" (a server thread waiting for calls),
+	// or "server:N" (system call N, forwarded to the server).
+	Wait string
 }
 
 // Threads returns a snapshot of live threads.
@@ -134,10 +138,32 @@ func Threads() []ThreadInfo {
 		if st == threadFree || st == threadIdle || st == threadExiting {
 			continue
 		}
-		out = append(out, ThreadInfo{App: t.proc == procApp, TID: int(t.tid), CPU: int(t.cpu), State: names[st],
-			Switches: t.switches, CPUTime: time.Duration(t.cpuNanos)})
+		info := ThreadInfo{App: t.proc == procApp, TID: int(t.tid), CPU: int(t.cpu), State: names[st],
+			Switches: t.switches, CPUTime: time.Duration(t.cpuNanos)}
+		if st == threadBlocked {
+			info.Wait = waitName(t.wait, t.syscallNr)
+		}
+		out = append(out, info)
 	}
 	return out
+}
+
+func waitName(w waitReason, nr uint64) string {
+	switch w {
+	case waitFutex:
+		return "futex"
+	case waitSleep:
+		return "sleep"
+	case waitEpoll:
+		return "epoll"
+	case waitPoll:
+		return "poll"
+	case waitServerIdle:
+		return "requests"
+	case waitServer:
+		return "server:" + strconv.FormatUint(nr, 10)
+	}
+	return ""
 }
 
 // SetHostname changes the name uname reports.

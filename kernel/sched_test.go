@@ -492,3 +492,14 @@ func TestNextPollWaiter(t *testing.T) {
 		t.Errorf("nextPollWaiter(maxThreads) = %d, want noThread", i)
 	}
 }
+
+func TestWaitName(t *testing.T) {
+	for w, want := range map[waitReason]string{
+		waitNone: "", waitFutex: "futex", waitSleep: "sleep", waitEpoll: "epoll",
+		waitPoll: "poll", waitServerIdle: "requests", waitServer: "server:3",
+	} {
+		if got := waitName(w, 3); got != want {
+			t.Errorf("waitName(%d, 3) = %q, want %q", w, got, want)
+		}
+	}
+}

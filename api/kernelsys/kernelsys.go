@@ -97,7 +97,7 @@ func thread(t kernel.ThreadInfo) api.Thread {
 		name = "app"
 	}
 	return api.Thread{ID: t.TID, Name: name, CPU: t.CPU, Status: osvStatus(t.State),
-		CPUTime: t.CPUTime, Switches: t.Switches}
+		CPUTime: t.CPUTime, Switches: t.Switches, Wait: t.Wait}
 }
 
 // osvStatus maps the kernel's thread states onto OSv's names.
