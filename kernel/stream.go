@@ -1,10 +1,11 @@
 package kernel
 
 import (
-	"gosv/internal/memcopy"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
+
+	"gosv/internal/memcopy"
 )
 
 // Stream rings: the data path of a connected TCP socket without the

@@ -71,12 +71,9 @@ func parseStatCPU(line string) (name string, cpu time.Duration, err error) {
 	return line[open+1 : end], time.Duration(ticks) * clockTick, nil
 }
 
-// perRequest formats the CPU time used from c to after per request, such
-// as "412µs (vCPUs 380µs, QEMU's other threads 32µs)".
-func (c hostCPU) perRequest(after hostCPU, reqs float64) string {
-	per := func(d time.Duration) time.Duration {
-		return time.Duration(float64(d) / reqs).Round(time.Microsecond)
-	}
-	total, vcpus := after.total-c.total, after.vcpus-c.vcpus
-	return fmt.Sprintf("%v (vCPUs %v, QEMU's other threads %v)", per(total), per(vcpus), per(total-vcpus))
+// per returns the CPU time used from c to after per unit (a request, a
+// MB): all of it, and the vCPU threads'.
+func (c hostCPU) per(after hostCPU, units float64) (total, vcpus time.Duration) {
+	div := func(d time.Duration) time.Duration { return time.Duration(float64(d) / units) }
+	return div(after.total - c.total), div(after.vcpus - c.vcpus)
 }

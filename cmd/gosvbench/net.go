@@ -289,8 +289,7 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 	}
 	logf("  %s: %.0f req/s, p50 %v, p99 %v, %d errors", name, r.RequestsSec, r.P50, r.P99, r.Errors)
 	if cpuAfter, err := v.hostCPU(); cpuErr == nil && err == nil && r.Requests > 0 {
-		r.HostCPU = (cpuAfter.total - cpuBefore.total) / time.Duration(r.Requests)
-		r.VCPU = (cpuAfter.vcpus - cpuBefore.vcpus) / time.Duration(r.Requests)
+		r.HostCPU, r.VCPU = cpuBefore.per(cpuAfter, float64(r.Requests))
 		logf("  %s: host CPU per request %v (vCPUs %v)", name, r.HostCPU.Round(time.Microsecond), r.VCPU.Round(time.Microsecond))
 	}
 	b.logPer(cfg, before, r.RequestsSec*b.o.netDur.Seconds(), "request")
@@ -330,7 +329,8 @@ func (b *netBench) tcp(ctx context.Context, name string, cfg qemu.Config) (send,
 		}
 		mbps[i] = r.MBps()
 		if cpuAfter, err := v.hostCPU(); cpuErr == nil && err == nil && mbps[i] > 0 {
-			logf("  %s: %s: host CPU per MB %s", name, dir, cpuBefore.perRequest(cpuAfter, mbps[i]*b.o.netDur.Seconds()))
+			total, vcpus := cpuBefore.per(cpuAfter, mbps[i]*b.o.netDur.Seconds())
+			logf("  %s: %s: host CPU per MB %v (vCPUs %v)", name, dir, total.Round(time.Microsecond), vcpus.Round(time.Microsecond))
 		}
 		b.logPer(cfg, counters, mbps[i]*b.o.netDur.Seconds(), "MB ("+dir+")")
 		insns.report(name+" "+dir+" (per MB)", mbps[i]*b.o.netDur.Seconds())
@@ -360,16 +360,8 @@ func (b *netBench) logGosvStats(cfg qemu.Config) {
 	if cfg.Kernel == b.linuxKernel {
 		return
 	}
-	c := b.n.HTTPClient()
-	c.Timeout = 10 * time.Second
-	resp, err := c.Get(fmt.Sprintf("http://%s:%d/network/stats/", bench.GuestIP, apiPort))
+	st, err := b.getCounters("/network/stats/")
 	if err != nil {
-		logf("  gosv /network/stats/: %v", err)
-		return
-	}
-	defer resp.Body.Close()
-	var st map[string]uint64
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		logf("  gosv /network/stats/: %v", err)
 		return
 	}
@@ -410,11 +402,12 @@ func (b *netBench) coreCounters(cfg qemu.Config) map[string]uint64 {
 	if cfg.Kernel == b.linuxKernel {
 		return nil
 	}
-	core := b.getCounters("/os/stats/")
-	if core == nil {
+	core, err := b.getCounters("/os/stats/")
+	if err != nil {
 		return nil
 	}
-	for k, v := range b.getCounters("/network/stats/") {
+	network, _ := b.getCounters("/network/stats/")
+	for k, v := range network {
 		if strings.HasPrefix(k, "tcp.") && strings.Contains(k, "egments") || strings.Contains(k, ".device.") {
 			core["net."+k] = v
 		}
@@ -423,19 +416,19 @@ func (b *netBench) coreCounters(cfg qemu.Config) map[string]uint64 {
 }
 
 // getCounters reads a JSON object of counters from gosv's REST API.
-func (b *netBench) getCounters(path string) map[string]uint64 {
+func (b *netBench) getCounters(path string) (map[string]uint64, error) {
 	c := b.n.HTTPClient()
 	c.Timeout = 10 * time.Second
 	resp, err := c.Get(fmt.Sprintf("http://%s:%d%s", bench.GuestIP, apiPort, path))
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	defer resp.Body.Close()
 	var st map[string]uint64
-	if json.NewDecoder(resp.Body).Decode(&st) != nil {
-		return nil
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return nil, err
 	}
-	return st
+	return st, nil
 }
 
 const readyTimeout = 3 * time.Minute

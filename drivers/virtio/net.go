@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"gosv/internal/memcopy"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 
 	"gosv/drivers/nic"
+	"gosv/internal/memcopy"
 )
 
 // Net is a virtio-net driver (5.1) with one receive and one transmit

@@ -80,6 +80,18 @@ func (s *Server) cannotBlock(r *kernel.Request) bool {
 	switch r.Nr {
 	case syscall.SYS_GETSOCKOPT, syscall.SYS_SETSOCKOPT, syscall.SYS_GETSOCKNAME, syscall.SYS_GETPEERNAME:
 		return true
+	case syscall.SYS_FCNTL, syscall.SYS_IOCTL,
+		syscall.SYS_READ, syscall.SYS_WRITE, syscall.SYS_READV, syscall.SYS_WRITEV,
+		syscall.SYS_RECVFROM, syscall.SYS_SENDTO, syscall.SYS_RECVMSG, syscall.SYS_SENDMSG,
+		syscall.SYS_ACCEPT, syscall.SYS_ACCEPT4, syscall.SYS_CONNECT, syscall.SYS_SHUTDOWN:
+	default:
+		return false
+	}
+	f, err := s.file(r)
+	if err != nil || f.sock == nil {
+		return false
+	}
+	switch r.Nr {
 	case syscall.SYS_FCNTL, syscall.SYS_IOCTL:
 		// On a socket, F_GETFL/F_SETFL and FIONBIO/FIONREAD never wait
 		// (they take only the open file's lock, which no socket call
@@ -89,20 +101,12 @@ func (s *Server) cannotBlock(r *kernel.Request) bool {
 		// here and every other call waits behind it. Served by a
 		// goroutine, an F_SETFL (Go's (*TCPConn).File makes the socket
 		// blocking) could land in between.
-		s.mu.Lock()
-		f := s.files[r.Handle]
-		s.mu.Unlock()
-		return f != nil && f.sock != nil
-	case syscall.SYS_READ, syscall.SYS_WRITE, syscall.SYS_READV, syscall.SYS_WRITEV,
-		syscall.SYS_RECVFROM, syscall.SYS_SENDTO, syscall.SYS_RECVMSG, syscall.SYS_SENDMSG,
-		syscall.SYS_ACCEPT, syscall.SYS_ACCEPT4, syscall.SYS_CONNECT, syscall.SYS_SHUTDOWN:
-		s.mu.Lock()
-		f := s.files[r.Handle]
-		s.mu.Unlock()
+		return true
+	case syscall.SYS_SHUTDOWN:
 		// Shutting down a socket with rings first sends what they hold.
-		return f != nil && f.sock != nil && f.sock.Nonblock() && !(r.Nr == syscall.SYS_SHUTDOWN && f.sock.HasRings())
+		return f.sock.Nonblock() && !f.sock.HasRings()
 	}
-	return false
+	return f.sock.Nonblock()
 }
 
 // kickRings passes the core's kick (kernel/stream.go) to the socket.

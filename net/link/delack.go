@@ -38,7 +38,6 @@ type ackDelayer struct {
 
 	mu    sync.Mutex
 	slots [ackSlots]ackSlot
-	held  int // slots with a held ACK
 	timer *time.Timer
 	armed bool
 	// stopped: the link is closing; nothing more is held.
@@ -178,7 +177,6 @@ func (d *ackDelayer) filter(pkts []*stack.PacketBuffer, out []*stack.PacketBuffe
 			// Another flow's slot: send what it holds and forget it.
 			if sl.pkt != nil {
 				out = append(out, sl.pkt)
-				d.held--
 			}
 			*sl = ackSlot{}
 		}
@@ -194,7 +192,6 @@ func (d *ackDelayer) filter(pkts []*stack.PacketBuffer, out []*stack.PacketBuffe
 				out = append(out, sl.pkt)
 			}
 			sl.pkt = nil
-			d.held--
 		}
 		if seg.pureAck && sl.used && !d.stopped && seqAtLeast(seg.ack, sl.lastAck+1) && seg.ack-sl.lastAck < bulkAckBytes {
 			if deadline.IsZero() {
@@ -209,7 +206,6 @@ func (d *ackDelayer) filter(pkts []*stack.PacketBuffer, out []*stack.PacketBuffe
 			}
 			pkt.IncRef()
 			sl.pkt, sl.pktAck, sl.deadline = pkt, seg.ack, deadline
-			d.held++
 			d.delayed++
 			if !d.armed {
 				d.armed = true
@@ -243,7 +239,6 @@ func (d *ackDelayer) expire() {
 			due = append(due, sl.pkt)
 			sl.lastAck = sl.pktAck
 			sl.pkt = nil
-			d.held--
 		} else if next.IsZero() || sl.deadline.Before(next) {
 			next = sl.deadline
 		}
@@ -274,7 +269,6 @@ func (d *ackDelayer) stop() {
 			sl.pkt = nil
 		}
 	}
-	d.held = 0
 }
 
 func (d *ackDelayer) counts() (delayed, coalesced uint64) {

@@ -69,13 +69,13 @@ package link
 
 import (
 	"context"
-	"gosv/internal/memcopy"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"gosv/drivers/nic"
+	"gosv/internal/memcopy"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"

@@ -14,12 +14,13 @@
 package sockets
 
 import (
-	"gosv/internal/memcopy"
 	"io"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"gosv/internal/memcopy"
 
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/waiter"
