@@ -371,7 +371,29 @@ func sysEpollCtl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	default:
 		return errnoResult(EINVAL)
 	}
+	if op != epollCtlDel && procOf(t).readiness(target)&(events|epollErr|epollHup) != 0 {
+		// Linux wakes the set's waiters when an added or changed item
+		// is ready at once. Go's netpoller relies on it: one thread
+		// blocks in epoll_wait while another adds a socket whose
+		// connect finished before the add, and nothing else would
+		// ever report that.
+		wakeEpollWaiters(procOf(t), e.epoll)
+	}
 	return 0
+}
+
+// wakeEpollWaiters makes the threads blocked in epoll_wait on epoll set
+// k look again. fdLock must be held.
+func wakeEpollWaiters(p *process, k int32) {
+	for i := nextPollWaiter(0); i != noThread; i = nextPollWaiter(i + 1) {
+		t := &threads[i]
+		if t.state.Load() != threadBlocked || t.wait != waitEpoll || &procs[t.proc] != p {
+			continue
+		}
+		if e, ok := p.getFD(int64(t.epollFD)); ok && e.kind == fdEpoll && e.epoll == k {
+			wakeRestart(i)
+		}
+	}
 }
 
 func sysEpollWait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {

@@ -64,8 +64,15 @@ func attachSocket(sk *sockets.Socket, h int32) {
 		// says "look again".
 		force = kernel.ReadyForce
 	}
-	sk.SetNotify(func(ev uint32) {
+	sk.SetNotify(func(ev uint32, edge bool) {
 		ev |= kernel.ReadySocket | force
+		if edge {
+			// New data or a new connection is an edge even when the
+			// socket was readable already (and the level recorded in
+			// the core may not have dropped yet after the
+			// application's last EAGAIN).
+			ev |= kernel.ReadyForce
+		}
 		if sk.Nonblock() {
 			ev |= kernel.ReadyNonblock
 		}

@@ -419,7 +419,7 @@ func TestReadinessNotify(t *testing.T) {
 	st := loopbackStack(t)
 	l, addr := listener(t, st, SockNonblock)
 	events := make(chan uint32, 64)
-	l.SetNotify(func(ev uint32) { events <- ev })
+	l.SetNotify(func(ev uint32, _ bool) { events <- ev })
 	if ev := <-events; ev&EventIn != 0 {
 		t.Fatalf("fresh listener reported %#x: readable with nothing queued", ev)
 	}
@@ -436,7 +436,7 @@ func TestReadinessNotify(t *testing.T) {
 	waitEvent(t, events, 0, "listener after accept drained it")
 
 	sev := make(chan uint32, 64)
-	s.SetNotify(func(ev uint32) { sev <- ev })
+	s.SetNotify(func(ev uint32, _ bool) { sev <- ev })
 	waitEvent(t, sev, EventOut, "connection, idle")
 	write(t, c, "ping")
 	waitEvent(t, sev, EventIn|EventOut, "connection with data")
@@ -517,7 +517,7 @@ func TestCloseEndsPublishLoop(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for range 20 {
 		s := mustNew(t, st, syscall.AF_INET, syscall.SOCK_STREAM)
-		s.SetNotify(func(uint32) {})
+		s.SetNotify(func(uint32, bool) {})
 		s.Close()
 	}
 	deadline := time.Now().Add(5 * time.Second)

@@ -47,7 +47,7 @@ func (s *Socket) GetSockOpt(level, name int) ([]byte, error) {
 
 // SetSockOpt sets an option from the application's bytes.
 func (s *Socket) SetSockOpt(level, name int, v []byte) error {
-	defer s.publish()
+	defer s.publish(false)
 	if level == syscall.SOL_SOCKET {
 		switch name {
 		case syscall.SO_TYPE, soDomain, soProtocol, syscall.SO_ERROR, syscall.SO_ACCEPTCONN:

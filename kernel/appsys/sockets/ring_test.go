@@ -30,7 +30,7 @@ func ringPair(t *testing.T) (client, server *Socket, r *kernel.StreamRing, event
 	}
 	r = s.Rings()
 	events = make(chan uint32, 1024)
-	s.SetNotify(func(ev uint32) { events <- ev })
+	s.SetNotify(func(ev uint32, _ bool) { events <- ev })
 	return c, s, r, events
 }
 

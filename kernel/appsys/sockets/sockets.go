@@ -92,7 +92,7 @@ type Socket struct {
 
 	// Readiness reporting (SetNotify).
 	pubMu  sync.Mutex
-	notify func(events uint32)
+	notify func(events uint32, edge bool)
 	entry  waiter.Entry
 	kick   chan struct{}
 
@@ -167,16 +167,21 @@ func (s *Socket) Nonblock() bool { return s.nonblock.Load() }
 // publishes, since the readiness report carries it.
 func (s *Socket) SetNonblock(on bool) {
 	s.nonblock.Store(on)
-	s.publish()
+	s.publish(false)
 }
 
 // Readiness returns the epoll events the socket is ready for now.
 func (s *Socket) Readiness() uint32 { return s.impl.readiness() }
 
 // SetNotify makes fn be called with the socket's readiness now and
-// after every change, until Close. fn is called from one goroutine at
-// a time; it must not call back into the socket's blocking calls.
-func (s *Socket) SetNotify(fn func(events uint32)) {
+// after every change, until Close. edge says the report comes from an
+// event on the socket (data, a connection, a state change), which
+// edge-triggered epoll must report even when the readiness bits are
+// the ones reported before (Linux wakes on every event); other reports
+// follow the application's own calls and only update the level. fn is
+// called from one goroutine at a time; it must not call back into the
+// socket's blocking calls.
+func (s *Socket) SetNotify(fn func(events uint32, edge bool)) {
 	s.pubMu.Lock()
 	first := s.notify == nil
 	s.notify = fn
@@ -198,7 +203,7 @@ func (s *Socket) SetNotify(fn func(events uint32)) {
 			s.pump() // what arrived before the registration
 		}
 	}
-	s.publish()
+	s.publish(true)
 }
 
 func (s *Socket) publishLoop(kick chan struct{}) {
@@ -213,13 +218,13 @@ func (s *Socket) publishLoop(kick chan struct{}) {
 		if s.ring != nil {
 			s.pump()
 		}
-		s.publish()
+		s.publish(true)
 	}
 }
 
 // publish reports the current readiness. The lock orders reports, so a
 // stale one never overwrites a newer one.
-func (s *Socket) publish() {
+func (s *Socket) publish(edge bool) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
 	if s.notify == nil {
@@ -230,7 +235,7 @@ func (s *Socket) publish() {
 		return
 	default:
 	}
-	s.notify(s.impl.readiness())
+	s.notify(s.impl.readiness(), edge)
 }
 
 // Close releases the socket and wakes its blocked calls with EBADF. A
@@ -253,6 +258,13 @@ func (s *Socket) Close() {
 
 func (s *Socket) closeNow() {
 	s.closeOnce.Do(func() {
+		// No report after Close returns: the caller reuses the
+		// socket's handle, and a report still in flight (publish
+		// holds pubMu while it calls notify) would land on the new
+		// socket's readiness.
+		s.pubMu.Lock()
+		s.notify = nil
+		s.pubMu.Unlock()
 		close(s.closed)
 		if s.kick != nil {
 			s.impl.queue().EventUnregister(&s.entry)
@@ -308,13 +320,13 @@ func (s *Socket) isClosed() bool {
 
 // Bind binds the socket to a raw sockaddr.
 func (s *Socket) Bind(addr []byte) error {
-	defer s.publish()
+	defer s.publish(false)
 	return s.impl.bind(addr)
 }
 
 // Listen marks a stream socket as accepting connections.
 func (s *Socket) Listen(backlog int) error {
-	defer s.publish()
+	defer s.publish(false)
 	return s.impl.listen(backlog)
 }
 
@@ -332,7 +344,7 @@ func (s *Socket) Accept(flags int, wantAddr bool) (*Socket, []byte, error) {
 		im, addr, err = s.impl.accept(wantAddr)
 		return err
 	})
-	s.publish()
+	s.publish(false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -346,7 +358,7 @@ func (s *Socket) Accept(flags int, wantAddr bool) (*Socket, []byte, error) {
 // Connect connects to a raw sockaddr. A non-blocking socket returns
 // EINPROGRESS and reports the outcome through SO_ERROR and readiness.
 func (s *Socket) Connect(addr []byte) error {
-	defer s.publish()
+	defer s.publish(false)
 	err := s.impl.connect(addr)
 	if err != syscall.EINPROGRESS || s.Nonblock() {
 		return err
@@ -370,7 +382,7 @@ func (s *Socket) Connect(addr []byte) error {
 // are MSG_* bits; from is the sender's sockaddr when wantFrom is set,
 // and outFlags are recvmsg's msg_flags (MSG_TRUNC).
 func (s *Socket) RecvMsg(bufs [][]byte, flags int, wantFrom bool) (n int, from []byte, outFlags int, err error) {
-	defer s.publish()
+	defer s.publish(false)
 	nonblock := s.Nonblock() || flags&msgDontwait != 0
 	peek := flags&msgPeek != 0
 	want := iovLen(bufs)
@@ -407,7 +419,7 @@ func (s *Socket) RecvMsg(bufs [][]byte, flags int, wantFrom bool) (n int, from [
 // sockaddr to when it is not nil. A blocking stream send writes
 // everything unless an error or timeout stops it.
 func (s *Socket) SendMsg(bufs [][]byte, to []byte, flags int) (int, error) {
-	defer s.publish()
+	defer s.publish(false)
 	nonblock := s.Nonblock() || flags&msgDontwait != 0
 	want := iovLen(bufs)
 	total := 0
@@ -442,7 +454,7 @@ func (s *Socket) Write(bufs [][]byte) (int, error) { return s.SendMsg(bufs, nil,
 
 // Shutdown shuts down reading (SHUT_RD), writing (SHUT_WR) or both.
 func (s *Socket) Shutdown(how int) error {
-	defer s.publish()
+	defer s.publish(false)
 	if how < syscall.SHUT_RD || how > syscall.SHUT_RDWR {
 		return syscall.EINVAL
 	}

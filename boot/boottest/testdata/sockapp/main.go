@@ -1,8 +1,10 @@
-// sockapp exercises an application's sockets in gosv: an AF_UNIX
-// socket pair, an AF_UNIX listener reached through Go's net package
-// (non-blocking sockets and the netpoller), and a TCP server and client
-// on 127.0.0.1. It prints one line per check; "tcp: no network" when
-// the kernel gives the application no network stack (EAFNOSUPPORT).
+// sockapp exercises an application's sockets in gosv: epoll's wake-up
+// on adding a ready fd, an AF_UNIX socket pair, an AF_UNIX listener
+// reached through Go's net package (non-blocking sockets and the
+// netpoller), a TCP server and client on 127.0.0.1, and rounds of
+// dial-and-close racing a dup under GC pressure. It prints one line per
+// check; "tcp: no network" when the kernel gives the application no
+// network stack (EAFNOSUPPORT).
 package main
 
 import (
@@ -11,11 +13,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 func main() {
+	check("epoll add wakes", epollAddWakes)
 	check("unix pair", unixPair)
 	check("unix listener", func() error { return echo("unix", "/tmp/sockapp.sock") })
 	err := echo("tcp", "127.0.0.1:0")
@@ -25,6 +31,122 @@ func main() {
 	}
 	report("tcp", err)
 	check("tcp blocking", blockingAfterAccept)
+	check("tcp dial race", dialCloseRace)
+}
+
+// epollAddWakes blocks one thread in epoll_wait on an empty set while
+// another adds a pipe that is readable already: as on Linux, the add
+// must wake the waiter. Go's netpoller depends on it (it blocks in
+// epoll_wait while other threads add sockets whose connect is done).
+func epollAddWakes() error {
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(ep)
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		return err
+	}
+	defer syscall.Close(p[0])
+	defer syscall.Close(p[1])
+	done := make(chan error, 1)
+	go func() {
+		events := make([]syscall.EpollEvent, 4)
+		for {
+			n, err := syscall.EpollWait(ep, events, -1)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err == nil && (n != 1 || int(events[0].Fd) != p[0]) {
+				err = fmt.Errorf("epoll_wait returned %d events %v, want the pipe", n, events[:n])
+			}
+			done <- err
+			return
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // let the waiter block
+	if _, err := syscall.Write(p[1], []byte("x")); err != nil {
+		return err
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | -syscall.EPOLLET, Fd: int32(p[0])}
+	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, p[0], &ev); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		return errors.New("epoll_wait still blocked 10 s after a ready fd was added")
+	}
+}
+
+// dialCloseRace is Go's net TestFileCloseRace under garbage-collector
+// pressure: each round dials, then dups the connection's fd (File) and
+// closes it from two goroutines. Rounds stalled forever when the
+// netpoller missed a connect that completed before the socket was
+// added to its epoll set, or a readiness change that looked like no
+// change.
+func dialCloseRace() error {
+	defer debug.SetGCPercent(debug.SetGCPercent(1))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				var b [1]byte
+				c.Read(b[:])
+				c.Close()
+			}()
+		}
+	}()
+	const rounds = 1000
+	done := make(chan error, 1)
+	var progress atomic.Int64
+	go func() {
+		for i := 0; i < rounds; i++ {
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				done <- err
+				return
+			}
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				if f, err := c.(*net.TCPConn).File(); err == nil {
+					f.Close()
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				c.Close()
+			}()
+			wg.Wait()
+			progress.Add(1)
+		}
+		done <- nil
+	}()
+	last := int64(-1)
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			if p := progress.Load(); p == last {
+				return fmt.Errorf("stalled after %d of %d rounds", p, rounds)
+			} else {
+				last = p
+			}
+		}
+	}
 }
 
 // blockingAfterAccept makes a connection Go accepted non-blocking (in
