@@ -464,8 +464,8 @@ func (s *scheduler) switchThreads(ctx *Context) {
 		}
 		return
 	}
-	completeFX(ctx) // now ctx.FX's x87 part is what the CPU holds
-	live := x87State(&ctx.FX)
+	completeFX(ctx) // now ctx.FPU's x87 and AVX parts are what the CPU holds
+	live := fpuLiveState(&ctx.FPU)
 	switch st := t.state.Load(); st {
 	case threadExiting:
 		// Off its Context now: the slot may be reused.
@@ -481,7 +481,7 @@ func (s *scheduler) switchThreads(ctx *Context) {
 		n.state.Store(threadRunning)
 	}
 	*ctx = n.ctx
-	if x87State(&ctx.FX) != live {
+	if fpuLiveState(&ctx.FPU) != live {
 		loadFX(ctx)
 	}
 	n.switches++
