@@ -71,7 +71,7 @@ const (
 	ucLink      = 8
 	ucStack     = 16
 	ucMcontext  = 40
-	mcFPState   = 24 * 8 // fpstate pointer within sigcontext
+	mcFPState   = 23 // sigcontext word with the fpstate pointer, after cr2
 	ucSigmask   = 40 + 256
 	ucSize      = ucSigmask + 8
 	siginfoSize = 128
@@ -177,7 +177,7 @@ func pushSignalFrame(t *thread, ctx *Context, sig int, act *sigAction, code int3
 	*(*uintptr)(ptrAt(uc + ucStack + 16)) = t.altStack.size
 	mc := (*[32]uint64)(ptrAt(uc + ucMcontext))
 	frameToMcontext(f, mc, uint64(addr))
-	mc[24] = uint64(fx)
+	mc[mcFPState] = uint64(fx)
 	*(*uint64)(ptrAt(uc + ucSigmask)) = t.sigMask
 	info := uc + ucSize
 	*(*int32)(ptrAt(info)) = int32(sig)
@@ -216,7 +216,7 @@ func sigreturn(t *thread, ctx *Context) bool {
 	fs := ctx.Frame.FSBase
 	mcontextToFrame(mc, &ctx.Frame)
 	ctx.Frame.FSBase = fs
-	if !restoreSigFPU(ctx, uintptr(mc[24])) {
+	if !restoreSigFPU(ctx, uintptr(mc[mcFPState])) {
 		return false
 	}
 	t.sigMask = *(*uint64)(ptrAt(uc + ucSigmask)) &^ (1<<(sigKILL-1) | 1<<(sigSTOP-1))
