@@ -103,8 +103,8 @@ func enableXSave() {
 // CPU, 64-byte aligned by hand.
 var fpuScratch [maxCPUs][fpuStateSize + 64]byte
 
-func scratchImage(c *cpuLocal) (uintptr, *[fpuStateSize]byte) {
-	p := (uintptrOf(&fpuScratch[c.id]) + 63) &^ 63
+func scratchImage(cpu int) (uintptr, *[fpuStateSize]byte) {
+	p := (uintptrOf(&fpuScratch[cpu]) + 63) &^ 63
 	return p, (*[fpuStateSize]byte)(ptrAt(p))
 }
 
@@ -113,7 +113,7 @@ func completeFX(ctx *Context) {
 	if ctx.partial == 0 {
 		return
 	}
-	p, live := scratchImage(thisCPU())
+	p, live := scratchImage(thisCPU().id)
 	if !fpuAVX {
 		if ctx.partial&partialX87 != 0 {
 			amd64.FXSave(p)
@@ -170,28 +170,21 @@ func setCanonicalHeader(img *[fpuStateSize]byte, features uint64) {
 	*(*uint64)(unsafe.Pointer(&img[xsaveHdrOff])) = features
 }
 
-// fpuPart is the part of an image that loadFX puts into the CPU, to
-// tell whether two threads' states differ (kernel threads all share the
-// initial one, so switching between them needs no XRSTOR).
-type fpuPart struct {
-	control [24]byte  // FCW, FSW, FTW, FOP, FIP, FDP
-	regs    [128]byte // ST0-ST7
-	ymmHi   [xsaveAVXSize]byte
-}
-
-func fpuLiveState(img *[fpuStateSize]byte) (p fpuPart) {
-	copy(p.control[:], img[0:24])
-	copy(p.regs[:], img[32:160])
-	if fpuAVX {
-		copy(p.ymmHi[:], img[xsaveAVXOff:])
+// fpuLiveDiffers says whether two complete images differ in the part
+// loadFX puts into the CPU: x87 control words and registers, and the
+// YMM upper halves. Kernel threads all share the initial state, so
+// switching between them needs no XRSTOR.
+func fpuLiveDiffers(a, b *[fpuStateSize]byte) bool {
+	if string(a[0:24]) != string(b[0:24]) || string(a[32:160]) != string(b[32:160]) {
+		return true
 	}
-	return p
+	return fpuAVX && string(a[xsaveAVXOff:]) != string(b[xsaveAVXOff:])
 }
 
 // loadFX makes ctx's x87 and AVX state live (its SSE part is loaded
 // again on the way out of the trap). ctx must be complete.
 func loadFX(ctx *Context) {
-	p, img := scratchImage(thisCPU())
+	p, img := scratchImage(thisCPU().id)
 	if !fpuAVX {
 		copy(img[:fxLegacySize], ctx.FPU[:fxLegacySize])
 		amd64.FXRstor(p)
@@ -202,12 +195,12 @@ func loadFX(ctx *Context) {
 }
 
 // defaultFX is the FPU state new threads start with (set on the boot
-// CPU after FNINIT).
+// CPU after FNINIT, before the other CPUs start).
 var defaultFX [fpuStateSize]byte
 
 func initDefaultFX() {
 	amd64.FNINIT()
-	p, img := scratchImage(thisCPU())
+	p, img := scratchImage(0)
 	amd64.FXSave(p)
 	if m := *(*uint32)(unsafe.Pointer(&img[fxMXCSRMaskOff])); m != 0 {
 		mxcsrMask = m

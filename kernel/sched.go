@@ -465,7 +465,6 @@ func (s *scheduler) switchThreads(ctx *Context) {
 		return
 	}
 	completeFX(ctx) // now ctx.FPU's x87 and AVX parts are what the CPU holds
-	live := fpuLiveState(&ctx.FPU)
 	switch st := t.state.Load(); st {
 	case threadExiting:
 		// Off its Context now: the slot may be reused.
@@ -480,8 +479,9 @@ func (s *scheduler) switchThreads(ctx *Context) {
 		applyWake(n, &n.ctx.Frame)
 		n.state.Store(threadRunning)
 	}
+	load := fpuLiveDiffers(&n.ctx.FPU, &ctx.FPU)
 	*ctx = n.ctx
-	if fpuLiveState(&ctx.FPU) != live {
+	if load {
 		loadFX(ctx)
 	}
 	n.switches++

@@ -52,6 +52,7 @@ func start64(magic, info, tables uint64) {
 	detectCPU()
 	enableFSGSBase()
 	setupXSave()
+	initDefaultFX()
 	// Xen PVH guests have no UART; QEMU's -debugcon shows port 0xe9.
 	useDebugcon = cpu.hypervisor == "Xen" || !uartPresent
 	initPhysicalMemory(tables)
@@ -227,7 +228,7 @@ const (
 // startFirstThread builds the Go runtime's main thread and the idle
 // thread, then leaves the boot stack for good.
 func startFirstThread(c *cpuLocal, stacks uintptr) {
-	initDefaultFX()
+	amd64.FNINIT()
 
 	idle := newThread()
 	it := &threads[idle]

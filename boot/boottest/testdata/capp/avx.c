@@ -39,6 +39,21 @@ static void check_usable(void) {
 		fail("XCR0 does not enable x87, SSE and AVX state");
 	cpuid(7, 0, r);
 	printf("avx: usable (avx2 %d)\n", (r[1] >> 5) & 1);
+
+	// /proc/cpuinfo lists what CPUID says, OSXSAVE included.
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		fail("cannot open /proc/cpuinfo");
+	char line[4096];
+	int osxsave = 0, avx = 0;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "flags", 5)) {
+			osxsave |= strstr(line, " osxsave") != NULL;
+			avx |= strstr(line, " avx ") != NULL || strstr(line, " avx\n") != NULL;
+		}
+	fclose(f);
+	if (!osxsave || !avx)
+		fail("/proc/cpuinfo flags lack osxsave or avx");
 }
 
 typedef struct { uint64_t q[4]; } ymm;
