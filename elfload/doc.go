@@ -53,7 +53,9 @@
 // AT_SYSINFO_EHDR is given when Args.SysinfoEhdr is (the kernel's vDSO,
 // package gosv/elfload/vdso).
 //
-// Not done (yet): AT_MINSIGSTKSZ, address
+// AT_MINSIGSTKSZ is given when Args.MinSigStackSize is.
+//
+// Not done (yet): address
 // randomisation, shebang scripts, and mapping file pages rather than
 // copying them.
 package elfload

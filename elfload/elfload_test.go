@@ -104,14 +104,15 @@ func readBin(t testing.TB, path string) []byte {
 // fakeMem and the test arguments.
 func testArgs(exe []byte, mem *fakeMem, interps map[string][]byte) Args {
 	a := Args{
-		Exe:         bytes.NewReader(exe),
-		ExePath:     "/bin/prog",
-		Argv:        []string{"prog", "-x", "", "arg with spaces"},
-		Envv:        []string{"HOME=/", "GOSV_VAR=hello", "EMPTY="},
-		Mem:         mem,
-		HWCap:       0x178bfbff,
-		HWCap2:      0x2,
-		SysinfoEhdr: 0x4000123000,
+		Exe:             bytes.NewReader(exe),
+		ExePath:         "/bin/prog",
+		Argv:            []string{"prog", "-x", "", "arg with spaces"},
+		Envv:            []string{"HOME=/", "GOSV_VAR=hello", "EMPTY="},
+		Mem:             mem,
+		HWCap:           0x178bfbff,
+		HWCap2:          0x2,
+		SysinfoEhdr:     0x4000123000,
+		MinSigStackSize: 1408,
 	}
 	for i := range a.Random {
 		a.Random[i] = byte(0xa0 + i)
@@ -373,6 +374,9 @@ func checkStack(t *testing.T, mem *fakeMem, a Args, res *Result, phdrs []byte) *
 	}
 	if a.SysinfoEhdr != 0 {
 		want[AT_SYSINFO_EHDR] = a.SysinfoEhdr
+	}
+	if a.MinSigStackSize != 0 {
+		want[AT_MINSIGSTKSZ] = a.MinSigStackSize
 	}
 	for typ, val := range want {
 		if got, ok := v.aux[typ]; !ok || got != val {

@@ -40,6 +40,9 @@ type Args struct {
 	Random [16]byte
 	// HWCap and HWCap2 become AT_HWCAP and AT_HWCAP2.
 	HWCap, HWCap2 uint64
+	// MinSigStackSize is AT_MINSIGSTKSZ, the most stack the kernel's
+	// signal frames take; zero leaves the entry out.
+	MinSigStackSize uint64
 	// SysinfoEhdr is the vDSO's address, AT_SYSINFO_EHDR; zero leaves
 	// the entry out (libc and Go then make clock system calls).
 	SysinfoEhdr uint64
@@ -68,25 +71,26 @@ type Args struct {
 
 // Auxiliary vector types (include/uapi/linux/auxvec.h).
 const (
-	AT_NULL     = 0
-	AT_PHDR     = 3
-	AT_PHENT    = 4
-	AT_PHNUM    = 5
-	AT_PAGESZ   = 6
-	AT_BASE     = 7
-	AT_FLAGS    = 8
-	AT_ENTRY    = 9
-	AT_UID      = 11
-	AT_EUID     = 12
-	AT_GID      = 13
-	AT_EGID     = 14
-	AT_PLATFORM = 15
-	AT_HWCAP    = 16
-	AT_CLKTCK   = 17
-	AT_SECURE   = 23
-	AT_RANDOM   = 25
-	AT_HWCAP2   = 26
-	AT_EXECFN   = 31
+	AT_NULL        = 0
+	AT_PHDR        = 3
+	AT_PHENT       = 4
+	AT_PHNUM       = 5
+	AT_PAGESZ      = 6
+	AT_BASE        = 7
+	AT_FLAGS       = 8
+	AT_ENTRY       = 9
+	AT_UID         = 11
+	AT_EUID        = 12
+	AT_GID         = 13
+	AT_EGID        = 14
+	AT_PLATFORM    = 15
+	AT_HWCAP       = 16
+	AT_CLKTCK      = 17
+	AT_SECURE      = 23
+	AT_RANDOM      = 25
+	AT_HWCAP2      = 26
+	AT_MINSIGSTKSZ = 51
+	AT_EXECFN      = 31
 	// AT_SYSINFO_EHDR is the vDSO's ELF header.
 	AT_SYSINFO_EHDR = 33
 )

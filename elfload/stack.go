@@ -131,6 +131,9 @@ func (l *loader) buildStack(res *Result, phdrCopy []byte) error {
 	if a.SysinfoEhdr != 0 {
 		res.Auxv = append(res.Auxv, AuxEntry{AT_SYSINFO_EHDR, a.SysinfoEhdr})
 	}
+	if a.MinSigStackSize != 0 {
+		res.Auxv = append(res.Auxv, AuxEntry{AT_MINSIGSTKSZ, a.MinSigStackSize})
+	}
 	res.Auxv = append(res.Auxv, AuxEntry{AT_NULL, 0})
 	words := 1 + len(argv) + 1 + len(a.Envv) + 1 + 2*len(res.Auxv)
 	sp := (low - 8*uint64(words)) &^ 15

@@ -306,7 +306,7 @@ func DescribeCPU() CPUDescription {
 		MHz: float64(clock.tscHz) / 1e6,
 	}
 	edx := [...]string{0: "fpu", 4: "tsc", 5: "msr", 6: "pae", 8: "cx8", 9: "apic", 11: "sep", 12: "mtrr", 13: "pge", 15: "cmov", 16: "pat", 19: "clflush", 23: "mmx", 24: "fxsr", 25: "sse", 26: "sse2", 28: "ht"}
-	ecx := [...]string{0: "pni", 1: "pclmulqdq", 9: "ssse3", 12: "fma", 13: "cx16", 19: "sse4_1", 20: "sse4_2", 21: "x2apic", 22: "movbe", 23: "popcnt", 25: "aes", 26: "xsave", 28: "avx", 29: "f16c", 30: "rdrand", 31: "hypervisor"}
+	ecx := [...]string{0: "pni", 1: "pclmulqdq", 9: "ssse3", 12: "fma", 13: "cx16", 19: "sse4_1", 20: "sse4_2", 21: "x2apic", 22: "movbe", 23: "popcnt", 25: "aes", 26: "xsave", 27: "osxsave", 28: "avx", 29: "f16c", 30: "rdrand", 31: "hypervisor"}
 	ebx7 := [...]string{0: "fsgsbase", 3: "bmi1", 5: "avx2", 8: "bmi2", 9: "erms", 18: "rdseed", 19: "adx", 29: "sha_ni"}
 	add := func(names []string, bits uint32) {
 		for i, n := range names {

@@ -42,6 +42,9 @@ const (
 	cpuOffDepth        = 32
 	cpuOffRetRIP       = 40
 	cpuOffRetRSP       = 48
-	ctxOffFrame        = 520
+	ctxOffPartial      = fpuStateSize
+	ctxOffFrame        = fpuStateSize + 8
+	partialSyscall     = partialX87 | partialAVX
+	partialTrap        = partialAVX
 	vecSyscall         = 256
 )

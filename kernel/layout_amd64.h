@@ -21,8 +21,14 @@
 #define CPU_RETRIP 40
 #define CPU_RETRSP 48
 
-// Trap context (Context in trap.go): 512 bytes FXSAVE, 8 pad, then Frame.
-#define CTX_FRAME 520
+// Trap context (Context in trap.go): the 832-byte XSAVE area (FXSAVE
+// image first), the partial word, then Frame.
+#define CTX_PARTIAL 832
+#define CTX_FRAME 840
+// Context.partial after a system-call entry (x87 and AVX live in the
+// CPU) and after an interrupt or exception entry (AVX live).
+#define PARTIAL_SYSCALL 3
+#define PARTIAL_TRAP 2
 // Vector number the syscall entry reports.
 #define VEC_SYSCALL 256
 // Size of the stack start64 runs on (bootStack in start.go).

@@ -72,6 +72,9 @@ func TestLayoutHeaderMatchesGo(t *testing.T) {
 		"CPU_RETRIP":       cpuOffRetRIP,
 		"CPU_RETRSP":       cpuOffRetRSP,
 		"CTX_FRAME":        ctxOffFrame,
+		"CTX_PARTIAL":      ctxOffPartial,
+		"PARTIAL_SYSCALL":  partialSyscall,
+		"PARTIAL_TRAP":     partialTrap,
 		"VEC_SYSCALL":      vecSyscall,
 		"BOOTSTACK_SIZE":   bootStackSize,
 	}
@@ -128,6 +131,7 @@ func TestLayoutInvariants(t *testing.T) {
 		{"cpuLocal.kernelFS", unsafe.Offsetof(cpuLocal{}.kernelFS), cpuOffKernelFS},
 		{"cpuLocal.depth", unsafe.Offsetof(cpuLocal{}.depth), cpuOffDepth},
 		{"Context.Frame", unsafe.Offsetof(Context{}.Frame), ctxOffFrame},
+		{"Context.partial", unsafe.Offsetof(Context{}.partial), ctxOffPartial},
 	} {
 		if c.off != c.want {
 			t.Errorf("offset of %s = %d, layout.go says %d", c.name, c.off, c.want)

@@ -464,8 +464,7 @@ func (s *scheduler) switchThreads(ctx *Context) {
 		}
 		return
 	}
-	completeFX(ctx) // now ctx.FX's x87 part is what the CPU holds
-	live := x87State(&ctx.FX)
+	completeFX(ctx) // now ctx.FPU's x87 and AVX parts are what the CPU holds
 	switch st := t.state.Load(); st {
 	case threadExiting:
 		// Off its Context now: the slot may be reused.
@@ -480,8 +479,9 @@ func (s *scheduler) switchThreads(ctx *Context) {
 		applyWake(n, &n.ctx.Frame)
 		n.state.Store(threadRunning)
 	}
+	load := fpuLiveDiffers(&n.ctx.FPU, &ctx.FPU)
 	*ctx = n.ctx
-	if x87State(&ctx.FX) != live {
+	if load {
 		loadFX(ctx)
 	}
 	n.switches++

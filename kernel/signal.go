@@ -1,10 +1,6 @@
 package kernel
 
-import (
-	"unsafe"
-
-	"gosv/arch/amd64"
-)
+import "gosv/arch/amd64"
 
 // Signals, as far as the Go runtime and Linux programs need them:
 // per-process actions, per-thread masks and alternate stacks, delivery
@@ -68,20 +64,26 @@ type sigAltStack struct {
 var sigLock spinLock
 
 // Linux's signal frame (arch/x86/include/asm/sigframe.h, struct
-// rt_sigframe): return address, ucontext, siginfo; the FXSAVE area sits
-// above it, 64-byte aligned.
+// rt_sigframe): return address, ucontext, siginfo; the fpstate (see
+// sigfpu.go) sits above it, 64-byte aligned.
 const (
 	ucFlags     = 0
 	ucLink      = 8
 	ucStack     = 16
 	ucMcontext  = 40
-	mcFPState   = 24 * 8 // fpstate pointer within sigcontext
+	mcFPState   = 23 // sigcontext word with the fpstate pointer, after cr2
 	ucSigmask   = 40 + 256
 	ucSize      = ucSigmask + 8
 	siginfoSize = 128
 	frameSize   = 8 + ucSize + siginfoSize
 	redZone     = 128
 )
+
+// SignalStackMin is the most stack a signal frame takes (the frame, its
+// fpstate and their alignment), for AT_MINSIGSTKSZ.
+func SignalStackMin() uint64 {
+	return uint64(sigFPUSize(fpuFeatures)+63+frameSize+15+8+15) &^ 15
+}
 
 // sigcontext register order (struct sigcontext_64).
 func frameToMcontext(f *Frame, mc *[32]uint64, cr2 uint64) {
@@ -159,22 +161,23 @@ func pushSignalFrame(t *thread, ctx *Context, sig int, act *sigAction, code int3
 	} else {
 		sp -= redZone
 	}
-	fx := (sp - 512) &^ 63
+	fx := (sp - sigFPUSize(fpuFeatures)) &^ 63
 	frame := ((fx - frameSize) &^ 15) - 8 // as if called: (RSP+8) % 16 == 0
 	if !space.access(frame, sp-frame, true) {
 		return false
 	}
-	*(*[512]byte)(ptrAt(fx)) = ctx.FX
+	flags := encodeSigFPU((*[sigFPUMax]byte)(ptrAt(fx)), &ctx.FPU, fpuFeatures)
 	base := (*[frameSize]byte)(ptrAt(frame))
 	clear(base[:])
 	*(*uintptr)(ptrAt(frame)) = act.restorer
 	uc := frame + 8
+	*(*uint64)(ptrAt(uc + ucFlags)) = flags
 	*(*uintptr)(ptrAt(uc + ucStack)) = t.altStack.sp
 	*(*int32)(ptrAt(uc + ucStack + 8)) = t.altStack.flags
 	*(*uintptr)(ptrAt(uc + ucStack + 16)) = t.altStack.size
 	mc := (*[32]uint64)(ptrAt(uc + ucMcontext))
 	frameToMcontext(f, mc, uint64(addr))
-	mc[24] = uint64(fx)
+	mc[mcFPState] = uint64(fx)
 	*(*uint64)(ptrAt(uc + ucSigmask)) = t.sigMask
 	info := uc + ucSize
 	*(*int32)(ptrAt(info)) = int32(sig)
@@ -213,14 +216,36 @@ func sigreturn(t *thread, ctx *Context) bool {
 	fs := ctx.Frame.FSBase
 	mcontextToFrame(mc, &ctx.Frame)
 	ctx.Frame.FSBase = fs
-	if fx := uintptr(mc[24]); fx != 0 && space.access(fx, 512, false) {
-		ctx.FX = *(*[512]byte)(ptrAt(fx))
-		// A corrupt MXCSR would make FXRSTOR fault in the kernel.
-		*(*uint32)(unsafe.Pointer(&ctx.FX[24])) &= 0xffff
-		ctx.partial = 0
-		loadFX(ctx) // the x87 part: the syscall exit restores only SSE
+	if !restoreSigFPU(ctx, uintptr(mc[mcFPState])) {
+		return false
 	}
 	t.sigMask = *(*uint64)(ptrAt(uc + ucSigmask)) &^ (1<<(sigKILL-1) | 1<<(sigSTOP-1))
+	return true
+}
+
+// restoreSigFPU loads the FPU state a handler returns with (fx, the
+// sigcontext's fpstate pointer) into ctx and the CPU. A null fpstate
+// means the initial state, as on Linux.
+func restoreSigFPU(ctx *Context, fx uintptr) bool {
+	if fx == 0 {
+		ctx.FPU = defaultFX
+	} else {
+		if !space.access(fx, fxLegacySize, false) {
+			return false
+		}
+		src := (*[sigFPUMax]byte)(ptrAt(fx))
+		n := uintptr(fxLegacySize)
+		if need, ok := sigFPUExtended(src, fpuFeatures); ok && space.access(fx, need, false) {
+			n = need
+		}
+		var img [fpuStateSize]byte
+		if !decodeSigFPU(&img, src, n, fpuFeatures, mxcsrMask) {
+			return false
+		}
+		ctx.FPU = img
+	}
+	ctx.partial = 0
+	loadFX(ctx) // x87 and AVX: the syscall exit restores only SSE
 	return true
 }
 

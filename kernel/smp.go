@@ -168,6 +168,7 @@ func apStart64() {
 	if haveFSGSBase { // before this CPU's first trap
 		amd64.WriteCR4(amd64.ReadCR4() | cr4FSGSBase)
 	}
+	enableXSave()
 	stacks := c.g.stackLo
 	loadDescriptors(c, stacks)
 	enableSyscall()
@@ -178,7 +179,7 @@ func apStart64() {
 	idle := newThread()
 	it := &threads[idle]
 	it.cpu = int32(c.id)
-	it.ctx.FX = *defaultFXState()
+	it.ctx.FPU = defaultFX
 	it.ctx.Frame = Frame{
 		RIP: uint64(idleAddress()), CS: selCode, SS: selData,
 		RFLAGS: amd64.FlagIF | 2,

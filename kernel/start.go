@@ -51,6 +51,8 @@ func start64(magic, info, tables uint64) {
 	}
 	detectCPU()
 	enableFSGSBase()
+	setupXSave()
+	initDefaultFX()
 	// Xen PVH guests have no UART; QEMU's -debugcon shows port 0xe9.
 	useDebugcon = cpu.hypervisor == "Xen" || !uartPresent
 	initPhysicalMemory(tables)
@@ -223,24 +225,15 @@ const (
 	auxNull       = 0
 )
 
-// defaultFX is the FPU/SSE state new threads start with.
-var defaultFX [512 + 16]byte
-
-func defaultFXState() *[512]byte {
-	p := (uintptrOf(&defaultFX) + 15) &^ 15
-	return (*[512]byte)(ptrAt(p))
-}
-
 // startFirstThread builds the Go runtime's main thread and the idle
 // thread, then leaves the boot stack for good.
 func startFirstThread(c *cpuLocal, stacks uintptr) {
 	amd64.FNINIT()
-	amd64.FXSave(uintptrOf(defaultFXState()))
 
 	idle := newThread()
 	it := &threads[idle]
 	it.state.Store(threadIdle)
-	it.ctx.FX = *defaultFXState()
+	it.ctx.FPU = defaultFX
 	it.ctx.Frame = Frame{
 		RIP: uint64(idleAddress()), CS: selCode, SS: selData,
 		RFLAGS: amd64.FlagIF | 2,
@@ -251,7 +244,7 @@ func startFirstThread(c *cpuLocal, stacks uintptr) {
 
 	main := newThread()
 	mt := &threads[main]
-	mt.ctx.FX = *defaultFXState()
+	mt.ctx.FPU = defaultFX
 	setupVDSO()
 	sp := buildInitialStack()
 	mt.ctx.Frame = Frame{
@@ -305,15 +298,23 @@ func buildInitialStack() uintptr {
 	// loops instead of REP STOSB. Under TCG every iteration of a REP
 	// instruction is a trip through the translated block (gosvbench
 	// -insns, per MB received: memclr 380k blocks -> 14k). memmove
-	// still copies unaligned blocks over 2 KiB a byte at a time either
-	// way; internal/memcopy is for that.
-	godebug := env - 32
-	space.access(godebug, 32, true)
-	copy((*[32]byte)(ptrAt(godebug))[:31], "GODEBUG=cpu.erms=off")
+	// still copies unaligned blocks over 2 KiB a byte at a time;
+	// internal/memcopy is for that.
+	//
+	// Without AVX (and FMA, which is VEX-encoded too) the runtime's
+	// memmove, memclr and bytealg use legacy SSE only, which leaves
+	// the YMM upper halves alone: core code runs on those routines
+	// while the interrupted thread's AVX state is still live in the
+	// CPU (see fpu.go). Applications get AVX.
+	const godebug = "GODEBUG=cpu.erms=off,cpu.avx=off,cpu.avx2=off,cpu.fma=off"
+	var _ [63 - len(godebug)]byte // fits its slot with the NUL
+	godebugAt := env - 64
+	space.access(godebugAt, 64, true)
+	copy((*[64]byte)(ptrAt(godebugAt))[:63], godebug)
 
 	words := [...]uint64{
 		1, uint64(str), 0, // argc, argv[0], NULL
-		uint64(env), uint64(godebug), 0, // envp
+		uint64(env), uint64(godebugAt), 0, // envp
 		auxPageSz, pageSize,
 		auxRandom, uint64(random),
 		auxHWCap, uint64(cpu.leaf1EDX),
@@ -324,7 +325,7 @@ func buildInitialStack() uintptr {
 		auxSysinfoEhdr, uint64(uintptrOf(&vdsoImage)),
 		auxNull, 0,
 	}
-	sp := (godebug - uintptr(len(words))*8) &^ 15
+	sp := (godebugAt - uintptr(len(words))*8) &^ 15
 	space.access(sp, uintptr(len(words))*8, true)
 	for k, w := range words {
 		*(*uint64)(ptrAt(sp + uintptr(k)*8)) = w

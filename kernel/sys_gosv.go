@@ -54,7 +54,7 @@ func spawnApp(entry, sp, brk uintptr) int64 {
 	t := &threads[i]
 	t.proc = procApp
 	t.cpu = placeThread()
-	t.ctx.FX = *defaultFXState()
+	t.ctx.FPU = defaultFX
 	// The ELF ABI's entry state: RSP at argc, RDX = 0 (no exit
 	// handler to register), other registers zero, flags clear but IF.
 	t.ctx.Frame = Frame{RIP: uint64(entry), RSP: uint64(sp), CS: selCode, SS: selData, RFLAGS: amd64.FlagIF | 2}

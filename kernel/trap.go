@@ -17,13 +17,15 @@ type Frame struct {
 	RIP, CS, RFLAGS, RSP, SS        uint64
 }
 
-// Context is everything a thread needs to resume: its FXSAVE image and
+// Context is everything a thread needs to resume: its FPU image and
 // its Frame. The trap path keeps one on the kernel stack (16-byte
 // aligned for FXSAVE); threads keep a copy while not running.
 type Context struct {
-	FX [512]byte
-	// partial is set by the system-call entry, which saves only the
-	// SSE part of FX (see fpu.go).
+	// FPU is an XSAVE area (standard format, see fpu.go); the trap
+	// path fills its FXSAVE part.
+	FPU [fpuStateSize]byte
+	// partial says which parts of FPU are still live in the CPU
+	// (partialX87, partialAVX; see fpu.go).
 	partial uint64
 	Frame   Frame
 }
@@ -32,6 +34,8 @@ type Context struct {
 var (
 	_ [ctxOffFrame - unsafe.Offsetof(Context{}.Frame)]byte
 	_ [unsafe.Offsetof(Context{}.Frame) - ctxOffFrame]byte
+	_ [ctxOffPartial - unsafe.Offsetof(Context{}.partial)]byte
+	_ [unsafe.Offsetof(Context{}.partial) - ctxOffPartial]byte
 	_ [unsafe.Sizeof(Frame{}) - 23*8]byte
 	_ [23*8 - unsafe.Sizeof(Frame{})]byte
 	_ [cpuOffDepth - unsafe.Offsetof(cpuLocal{}.depth)]byte

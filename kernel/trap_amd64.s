@@ -4,9 +4,10 @@
 // Trap and system-call entry. Every way into the kernel from a running
 // thread builds the same Context on a kernel stack:
 //
-//   SP+0    512-byte FXSAVE area (x87/SSE state of the interrupted code)
-//   SP+512  padding
-//   SP+520  Frame: FSBase, R15 .. RAX, Vector, ErrorCode, RIP, CS, RFLAGS, RSP, SS
+//   SP+0    832-byte XSAVE area; the entry fills its FXSAVE part (the
+//           x87/SSE state of the interrupted code, see fpu.go)
+//   SP+832  Context.partial: which FPU state is still live in the CPU
+//   SP+840  Frame: FSBase, R15 .. RAX, Vector, ErrorCode, RIP, CS, RFLAGS, RSP, SS
 //
 // then calls trap(ctx) with the kernel's FS (for the Go ABI wrapper) and
 // returns through the same Context with IRETQ. The Go side may overwrite
@@ -88,7 +89,8 @@ NOERR(·vecUnknown, 512)   // any vector without its own stub
 // Unlike interrupts, a system call saves only the SSE registers and
 // MXCSR (Go code in the kernel uses them; it never touches x87), marking
 // the Context partial; the scheduler completes it with the x87 state
-// before the thread's Context is saved or copied (completeFX in fpu.go).
+// (and, as after any entry, the YMM upper halves) before the thread's
+// Context is saved or copied (completeFX in fpu.go).
 TEXT ·syscallEntry(SB),NOSPLIT|NOFRAME,$0
 	MOVQ SP, CPU_SCRATCH(GS)
 	MOVQ CPU_SYSCALLSTACK(GS), SP
@@ -104,7 +106,7 @@ TEXT ·syscallEntry(SB),NOSPLIT|NOFRAME,$0
 	SUBQ $CTX_FRAME, SP
 	SAVE_XMM
 	STMXCSR 24(SP)
-	MOVQ $1, 512(SP)             // Context.partial
+	MOVQ $PARTIAL_SYSCALL, CTX_PARTIAL(SP)
 	INCQ CPU_DEPTH(GS)
 	CLD
 	MOVQ SP, AX
@@ -113,7 +115,8 @@ TEXT ·syscallEntry(SB),NOSPLIT|NOFRAME,$0
 	POPQ AX
 	DECQ CPU_DEPTH(GS)
 	// The Context may now be another thread's (full) one; its x87
-	// state is already loaded (switchThreads), the SSE state is here.
+	// and AVX state is already loaded (switchThreads), the SSE state
+	// is here.
 	LDMXCSR 24(SP)
 	RESTORE_XMM
 	ADDQ $CTX_FRAME, SP
@@ -185,7 +188,7 @@ TEXT trapCommon<>(SB),NOSPLIT|NOFRAME,$0
 	CALL saveFS<>(SB)
 	SUBQ $CTX_FRAME, SP          // SP is now 16-byte aligned (see Context)
 	FXSAVE64 (SP)
-	MOVQ $0, 512(SP)             // Context.partial: a full image
+	MOVQ $PARTIAL_TRAP, CTX_PARTIAL(SP) // all but the YMM upper halves
 	INCQ CPU_DEPTH(GS)
 	CLD
 
@@ -197,8 +200,9 @@ TEXT trapCommon<>(SB),NOSPLIT|NOFRAME,$0
 	// fallthrough into the restore path: ctx is at SP.
 	JMP ·resumeFromStack(SB)
 
-// resumeFromStack restores the Context at SP, a full image, and returns
-// into it.
+// resumeFromStack restores the Context at SP and returns into it: the
+// FXSAVE part; the YMM upper halves are the Context's already (still
+// live since the entry, or loaded by loadFX).
 TEXT ·resumeFromStack(SB),NOSPLIT|NOFRAME,$0
 	DECQ CPU_DEPTH(GS)
 	FXRSTOR64 (SP)

@@ -121,3 +121,19 @@ func Breakpoint()
 // FXRstor loads the x87/SSE state from the 512-byte, 16-byte aligned
 // area at p.
 func FXRstor(p uintptr)
+
+// XGetBV reads extended control register index (0 is XCR0, the state
+// components XSAVE manages). Needs CR4.OSXSAVE.
+func XGetBV(index uint32) uint64
+
+// XSetBV writes extended control register index. Needs CR4.OSXSAVE.
+func XSetBV(index uint32, v uint64)
+
+// XSave stores the state components in mask into the 64-byte aligned
+// XSAVE area at p (standard format). Needs CR4.OSXSAVE.
+func XSave(p uintptr, mask uint64)
+
+// XRstor loads the state components in mask from the 64-byte aligned
+// XSAVE area at p. The area's header must be valid (XSTATE_BV within
+// XCR0, the rest of the header zero) or the CPU raises #GP.
+func XRstor(p uintptr, mask uint64)

@@ -233,3 +233,46 @@ TEXT ·FXRstor(SB),NOSPLIT,$0-8
 	MOVQ p+0(FP), AX
 	FXRSTOR64 (AX)
 	RET
+
+// func XGetBV(index uint32) uint64
+// XGETBV reads the extended control register ECX into EDX:EAX.
+TEXT ·XGetBV(SB),NOSPLIT,$0-16
+	MOVL index+0(FP), CX
+	BYTE $0x0f; BYTE $0x01; BYTE $0xd0 // XGETBV
+	SHLQ $32, DX
+	ORQ DX, AX
+	MOVQ AX, ret+8(FP)
+	RET
+
+// func XSetBV(index uint32, v uint64)
+// XSETBV writes EDX:EAX to the extended control register ECX.
+TEXT ·XSetBV(SB),NOSPLIT,$0-16
+	MOVL index+0(FP), CX
+	MOVQ v+8(FP), AX
+	MOVQ AX, DX
+	SHRQ $32, DX
+	BYTE $0x0f; BYTE $0x01; BYTE $0xd1 // XSETBV
+	RET
+
+// func XSave(p uintptr, mask uint64)
+// XSAVE64 stores the state components in mask (EDX:EAX, intersected
+// with XCR0 by the CPU) into the standard-format area at p.
+TEXT ·XSave(SB),NOSPLIT,$0-16
+	MOVQ p+0(FP), DI
+	MOVQ mask+8(FP), AX
+	MOVQ AX, DX
+	SHRQ $32, DX
+	XSAVE64 (DI)
+	RET
+
+// func XRstor(p uintptr, mask uint64)
+// XRSTOR64 loads the state components in mask from the area at p: those
+// whose XSTATE_BV bit is set from memory, the others to their initial
+// configuration.
+TEXT ·XRstor(SB),NOSPLIT,$0-16
+	MOVQ p+0(FP), DI
+	MOVQ mask+8(FP), AX
+	MOVQ AX, DX
+	SHRQ $32, DX
+	XRSTOR64 (DI)
+	RET

@@ -199,3 +199,35 @@ func TestBadExecutable(t *testing.T) {
 		}
 	}
 }
+
+// TestAVXState runs a C program that needs AVX enabled by the kernel
+// (QEMU's -cpu max offers it under TCG) and checks that YMM registers
+// survive system calls, preemption, migration between the two CPUs and
+// clobbering signal handlers, and that handlers see Linux's XSAVE frame
+// format and can change the registers there (testdata/capp/avx.c).
+func TestAVXState(t *testing.T) {
+	wd, _ := os.Getwd()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "avx")
+	Build(t, dir, nil, "musl-gcc", "-static", "-O2", "-o", bin, filepath.Join(wd, "testdata", "capp", "avx.c"), "-lpthread")
+	res := BootApp(t, AppImage(t, bin), "/bin/avx", 2)
+	want := "avx: usable (avx2 1)\navx: signal ok\navx: frame ok\navx: threads ok\navx: signal ok\navx: all ok"
+	if got := appOutput(res.Serial); got != want || res.GuestStatus != 0 || !res.Exited {
+		t.Errorf("status %d (exited %v), output:\n%s\nwant:\n%s", res.GuestStatus, res.Exited, got, want)
+	}
+}
+
+// TestGoUsesAVX: a Go program in gosv sees AVX2 as usable, so its
+// runtime copies with AVX, and its large unaligned copies are right
+// while goroutines are preempted.
+func TestGoUsesAVX(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "avxgo")
+	wd, _ := os.Getwd()
+	Build(t, filepath.Join(wd, "testdata", "avxgo"), []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "go", "build", "-o", bin, ".")
+	res := BootApp(t, AppImage(t, bin), "/bin/avxgo", 2)
+	want := "avxgo: osxsave true avx true avx2 true\navxgo: copies ok"
+	if got := appOutput(res.Serial); got != want || res.GuestStatus != 0 || !res.Exited {
+		t.Errorf("status %d (exited %v), output:\n%s\nwant:\n%s", res.GuestStatus, res.Exited, got, want)
+	}
+}

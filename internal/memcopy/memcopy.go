@@ -2,7 +2,9 @@
 //
 // Go's memmove copies a block over 2 KiB whose source or destination is
 // not 8-byte aligned with REP MOVSB, one byte per iteration, unless AVX
-// is usable (gosv does not enable the XSAVE state AVX needs). Under TCG
+// is usable; gosv's kernel runtime runs with AVX off (applications'
+// YMM registers stay live in the CPU while kernel code runs: see
+// kernel/fpu.go). Under TCG
 // every iteration of a REP instruction is a trip through the translated
 // block, so such a copy costs a block per byte: packet data, which sits
 // after 14-, 20- and 32-byte headers, is rarely aligned, and copying it

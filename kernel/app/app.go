@@ -82,7 +82,10 @@ func Start(c Config) (serve func(), err error) {
 		Mem:         memory{},
 		Random:      random,
 		SysinfoEhdr: kernel.VDSOAddress(),
-		PageSize:    4096,
+		// Linux gives it on x86 since 5.14: the signal frame grows
+		// with the FPU state (AVX here).
+		MinSigStackSize: kernel.SignalStackMin(),
+		PageSize:        4096,
 		// Page 0 and the low 64 KiB stay unmapped, so null pointers fault.
 		Forbidden: []elfload.Range{{Start: 0, End: 0x10000, Name: "the null page guard"}, kernel.ImageRange()},
 	})
