@@ -137,8 +137,16 @@ func (s *inet) connectResult() error {
 }
 
 func (s *inet) recv(bufs [][]byte, peek, wantFrom bool) (int, int, []byte, error) {
-	if s.stream && iovLen(bufs) == 0 {
+	empty := iovLen(bufs) == 0
+	if s.stream && empty {
 		return 0, 0, nil, nil
+	}
+	if empty {
+		// A zero-length read takes the datagram and reports its sender
+		// (Linux); gVisor refuses a buffer with no room, so give it one
+		// byte that the caller never sees.
+		var scratch [1]byte
+		bufs = [][]byte{scratch[:]}
 	}
 	w := newIOVWriter(bufs)
 	res, err := s.ep.Read(w, tcpip.ReadOptions{Peek: peek, NeedRemoteAddr: wantFrom && !s.stream})
@@ -156,6 +164,9 @@ func (s *inet) recv(bufs [][]byte, peek, wantFrom bool) (int, int, []byte, error
 		} else {
 			from = EncodeInet(s.family, res.RemoteAddr)
 		}
+	}
+	if empty {
+		res.Count = 0
 	}
 	return res.Count, max(res.Total, res.Count), from, nil
 }

@@ -290,6 +290,18 @@ func TestUDP(t *testing.T) {
 	if _, _, _, err := a.RecvMsg([][]byte{buf}, 0, false); err != syscall.EAGAIN {
 		t.Fatalf("datagram read twice: %v", err)
 	}
+	// A zero-length read consumes a datagram and says who sent it.
+	if _, err := b.SendMsg([][]byte{[]byte("gone")}, aaddr, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, a, EventIn)
+	n, from, flags, err = a.RecvMsg([][]byte{nil}, 0, true)
+	if err != nil || n != 0 || !bytes.Equal(from, baddr) || flags&syscall.MSG_TRUNC == 0 {
+		t.Fatalf("zero-length recvfrom = %d from %x flags %#x, %v; want 0 from %x, MSG_TRUNC", n, from, flags, err, baddr)
+	}
+	if _, _, _, err := a.RecvMsg([][]byte{buf}, 0, false); err != syscall.EAGAIN {
+		t.Fatalf("the zero-length read left its datagram queued: %v", err)
+	}
 	// Connected UDP: write without an address; listen makes no sense.
 	if err := a.Connect(baddr); err != nil {
 		t.Fatal(err)

@@ -151,6 +151,25 @@ func TestRingsEndAndClose(t *testing.T) {
 	}
 }
 
+// TestRingsShutdownWrite: the core serves writes from the ring, so the
+// ring must say that SHUT_WR ended them (Go's TestCloseWrite).
+func TestRingsShutdownWrite(t *testing.T) {
+	c, s, r, _ := ringPair(t)
+	coreWrite(t, s, r, "before")
+	if err := s.Shutdown(syscall.SHUT_WR); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.TxErr.Load(); e != uint32(syscall.EPIPE) {
+		t.Errorf("send ring error after SHUT_WR %d, want EPIPE", e)
+	}
+	if got := read(t, c, 100); got != "before" {
+		t.Errorf("peer got %q, want what was written before SHUT_WR", got)
+	}
+	if got := read(t, c, 100); got != "" {
+		t.Errorf("peer got %q, want the end of the stream", got)
+	}
+}
+
 func TestRingsBuffered(t *testing.T) {
 	c, s, r, _ := ringPair(t)
 	write(t, c, "12345")

@@ -461,7 +461,15 @@ func (s *Socket) Shutdown(how int) error {
 	if s.ring != nil && how != syscall.SHUT_RD {
 		s.flushRings(flushTimeout) // what was written goes before the FIN
 	}
-	return s.impl.shutdown(how)
+	if err := s.impl.shutdown(how); err != nil {
+		return err
+	}
+	if s.ring != nil && how != syscall.SHUT_RD {
+		// The core serves writes from the ring: after SHUT_WR they
+		// fail with EPIPE, as the endpoint's own writes do.
+		s.ring.TxErr.CompareAndSwap(0, uint32(syscall.EPIPE))
+	}
+	return nil
 }
 
 // SockName and PeerName return the local and remote sockaddrs.

@@ -290,7 +290,9 @@ func (u *unixEnd) recv(bufs [][]byte, peek, wantFrom bool) (int, int, []byte, er
 	case u.typ != syscall.SOCK_STREAM && len(u.msgs) > 0:
 		m := u.msgs[0]
 		n, total = copyOut(bufs, m.data), len(m.data)
-		if wantFrom {
+		if wantFrom && m.from != "" {
+			// An unnamed sender has no address at all: Linux sets
+			// msg_namelen to 0 (getpeername says AF_UNIX alone).
 			from = EncodeUnix(m.from)
 		}
 		if !peek {
