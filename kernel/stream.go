@@ -200,9 +200,7 @@ func ringCall(c *cpuLocal, t *thread, i int32, f *Frame, h int32) (r int64, ok b
 		} else if *(*uintptr)(ptrAt(msg)) != 0 {
 			return errnoResult(EISCONN), true
 		}
-	case 40: // sendfile into the socket would pass the send ring by
-		return errnoResult(EINVAL), true // (Go then copies itself)
-	default:
+	default: // sendfile goes to the server, which sends the ring's data first
 		return 0, false
 	}
 	const msgPeek, msgOOB = 0x2, 0x1

@@ -147,6 +147,10 @@ func sysFDCall(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		return 0
 	case 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307:
 		return errnoResult(ENOTSOCK) // socket calls on a console or eventfd
+	case 40:
+		// sendfile to the console or an eventfd: EINVAL, which makes
+		// callers (cat, Go's io.Copy) fall back to read and write.
+		return errnoResult(EINVAL)
 	}
 	return errnoResult(ESPIPE) // pread/lseek/getdents on a console or eventfd
 }

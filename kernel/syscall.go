@@ -54,6 +54,7 @@ var syscallTable = [...]syscallEntry{
 	33:  {"dup2", sysDup2},
 	35:  {"nanosleep", sysNanosleep},
 	39:  {"getpid", sysGetpid},
+	40:  {"sendfile", sysFDCall},
 	41:  {"socket", sysServe},
 	42:  {"connect", sysFDCall},
 	43:  {"accept", sysFDCall},

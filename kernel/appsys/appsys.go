@@ -221,6 +221,7 @@ func init() {
 		syscall.SYS_PWRITEV:    (*Server).pwritev,
 		332:                    (*Server).statx,
 
+		syscall.SYS_SENDFILE:    (*Server).sendfile,
 		syscall.SYS_SOCKET:      (*Server).socket,
 		syscall.SYS_CONNECT:     (*Server).connect,
 		syscall.SYS_ACCEPT:      (*Server).accept,

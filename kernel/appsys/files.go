@@ -365,6 +365,14 @@ func (f *openFile) read(b []byte, off int64) (int64, error) {
 	return int64(n), nil
 }
 
+// unread moves the file offset back by n bytes that a read took but
+// the caller could not use (sendfile's short write).
+func (f *openFile) unread(n int64) {
+	f.mu.Lock()
+	f.off -= n
+	f.mu.Unlock()
+}
+
 // writeAt writes at off, or at the file offset (or the end, with
 // O_APPEND) when off < 0.
 func (f *openFile) writeAt(b []byte, off int64) (int64, error) {

@@ -471,3 +471,70 @@ func sockTransfer(f *openFile, bufs [][]byte, off int64, write bool) (int64, err
 	}
 	return int64(n), err
 }
+
+// sendfile(out_fd, in_fd, *offset, count) copies from a file to a socket
+// (or any file the server writes) without the application's buffers: at
+// *offset, which is advanced, or at in_fd's offset, which moves by what
+// was sent. A socket's send ring is drained first, so the file's bytes
+// follow what the application wrote before.
+func (s *Server) sendfile(r *kernel.Request) (int64, error) {
+	out, err := s.file(r)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	in, ok := s.files[r.ArgHandles[1]]
+	s.mu.Unlock()
+	if !ok || r.ArgHandles[1] < 0 {
+		return 0, syscall.EBADF
+	}
+	if in.sock != nil || in.pipe != nil {
+		return 0, syscall.EINVAL // Linux wants something it can map
+	}
+	offp, count := r.Args[2], int64(r.Args[3])
+	off := int64(-1)
+	if offp != 0 {
+		if off = int64(get64(offp)); off < 0 {
+			return 0, syscall.EINVAL
+		}
+	}
+	if count < 0 || count > 0x7ffff000 {
+		count = 0x7ffff000 // Linux's MAX_RW_COUNT
+	}
+	if out.sock != nil {
+		if err := out.sock.DrainSendRing(out.sock.Nonblock()); err != nil {
+			return 0, err
+		}
+	}
+	buf := make([]byte, min(count, 64<<10))
+	var total int64
+	for total < count {
+		chunk := buf[:min(count-total, int64(len(buf)))]
+		pos := int64(-1)
+		if off >= 0 {
+			pos = off + total
+		}
+		n, err := in.read(chunk, pos)
+		if err != nil || n == 0 {
+			if total > 0 {
+				break
+			}
+			return 0, err
+		}
+		w, err := out.writeAt(chunk[:n], -1)
+		if w < n && off < 0 {
+			in.unread(n - w) // in_fd's offset moves by what was sent
+		}
+		total += w
+		if err != nil || w < n {
+			if total > 0 {
+				break
+			}
+			return 0, err
+		}
+	}
+	if offp != 0 {
+		put64(offp, uint64(off+total))
+	}
+	return total, nil
+}

@@ -195,6 +195,31 @@ func (s *Socket) flushRings(timeout time.Duration) bool {
 	}
 }
 
+// DrainSendRing sends what the application wrote through the send ring,
+// for a call that writes to the endpoint directly (sendfile): its bytes
+// must follow those. Non-blocking, it tries once and says EAGAIN if the
+// endpoint had no room for all of them.
+func (s *Socket) DrainSendRing(nonblock bool) error {
+	r := s.ring
+	if r == nil {
+		return nil
+	}
+	if nonblock {
+		r.mu.Lock()
+		s.pumpTx()
+		done := r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
+		r.mu.Unlock()
+		if !done {
+			return syscall.EAGAIN
+		}
+		return nil
+	}
+	if !s.flushRings(flushTimeout) {
+		return syscall.EAGAIN
+	}
+	return nil
+}
+
 // ringBuffered is what the receive ring holds (FIONREAD).
 func (s *Socket) ringBuffered() int {
 	if s.ring == nil {
