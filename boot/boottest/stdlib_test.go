@@ -80,6 +80,7 @@ var stdlibPackages = []stdlibPackage{
 	{path: "text/template"},
 	{path: "context"},
 	{path: "compress/gzip"}, // Example_compressingReader uses httptest
+	{path: "net"},
 }
 
 // TestGoStdlibTests builds the tests of standard library packages on the
