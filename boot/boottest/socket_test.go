@@ -30,5 +30,7 @@ func TestSockets(t *testing.T) {
 		t.Skip("TCP part skipped: the kernel gives the application no network stack yet (pass one as kernel/app Config.Network)")
 	case !strings.Contains(out, "tcp: ok") || !strings.Contains(out, "tcp blocking: ok") || !strings.Contains(out, "tcp dial race: ok"):
 		t.Errorf("no \"tcp: ok\", \"tcp blocking: ok\" and \"tcp dial race: ok\" in the output:\n%s", res.Serial)
+	case !strings.Contains(out, "interfaces: ok") || !strings.Contains(out, "netlink epoll: ok"):
+		t.Errorf("no \"interfaces: ok\" and \"netlink epoll: ok\" (AF_NETLINK) in the output:\n%s", res.Serial)
 	}
 }

@@ -87,8 +87,6 @@ var stdlibPackages = []stdlibPackage{
 			{"TestSplice", execTests},
 		},
 		awaiting: []skipped{
-			{"TestInterfaces|TestInterfaceAddrs|TestInterfaceUnicastAddrs|TestInterfaceMulticastAddrs",
-				"issue 4: net.Interfaces reads AF_NETLINK route dumps, which gosv does not serve yet"},
 			{"TestIPConnLocalName|TestIPConnRemoteName|TestIPConnSpecificMethods", "issue 4: raw IP sockets (SOCK_RAW)"},
 			{"TestUnixUnlink|TestProtocolListenError", "issue 4: AF_UNIX names are not files in the file system yet"},
 			{"TestUnixConnReadMsgUnixSCMRightsCloseOnExec", "issue 4: SCM_RIGHTS"},

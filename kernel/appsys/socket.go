@@ -17,8 +17,9 @@ import (
 // goroutine; readiness is pushed to the core with kernel.SetReady.
 
 // SetNetwork gives the application a network stack for AF_INET and
-// AF_INET6 sockets. Without one, those sockets fail with EAFNOSUPPORT;
-// AF_UNIX works either way. Call it before Run.
+// AF_INET6 sockets, and the interfaces AF_NETLINK sockets report.
+// Without one, those sockets fail with EAFNOSUPPORT; AF_UNIX works
+// either way, and AF_NETLINK reports no interfaces. Call it before Run.
 func (s *Server) SetNetwork(st *stack.Stack) { s.net = st }
 
 // sockNode gives sockets a stat: S_IFSOCK.

@@ -2,7 +2,8 @@
 // AF_INET6 stream and datagram sockets over gVisor's netstack (the
 // tcpip endpoints themselves, not gonet, so that non-blocking I/O,
 // waiter queues and socket options map one to one), and AF_UNIX
-// socket pairs kept in process. Addresses come and go as raw Linux
+// socket pairs kept in process, and AF_NETLINK NETLINK_ROUTE sockets
+// that answer link, address and route dumps from the stack. Addresses come and go as raw Linux
 // sockaddr bytes and errors are syscall.Errno values, so the system-call
 // glue (kernel/appsys) only moves bytes between the application's memory
 // and these calls.
@@ -107,7 +108,7 @@ func newSocket(domain, typ, protocol int, im impl) *Socket {
 
 // New creates a socket as socket(2) does; typ may carry SOCK_NONBLOCK
 // (SOCK_CLOEXEC is the caller's business: it belongs to the fd). A nil
-// stack leaves only AF_UNIX.
+// stack leaves only AF_UNIX and AF_NETLINK (with no interfaces).
 func New(st *stack.Stack, domain, typ, protocol int) (*Socket, error) {
 	if typ&^(sockTypeMask|SockNonblock|SockCloexec) != 0 {
 		return nil, syscall.EINVAL
@@ -130,6 +131,12 @@ func New(st *stack.Stack, domain, typ, protocol int) (*Socket, error) {
 			return nil, err
 		}
 		s = newSocket(domain, base, 0, im)
+	case syscall.AF_NETLINK:
+		im, err := newNetlink(st, base, protocol)
+		if err != nil {
+			return nil, err
+		}
+		s = newSocket(domain, base, protocol, im)
 	default:
 		return nil, syscall.EAFNOSUPPORT
 	}

@@ -4,7 +4,9 @@
 // netpoller), a TCP server and client on 127.0.0.1, and rounds of
 // dial-and-close racing a dup under GC pressure. It prints one line per
 // check; "tcp: no network" when the kernel gives the application no
-// network stack (EAFNOSUPPORT).
+// network stack (EAFNOSUPPORT). With a network it also lists the
+// interfaces as net.Interfaces reads them from AF_NETLINK, and waits for
+// a netlink reply with epoll.
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 func main() {
@@ -32,6 +35,90 @@ func main() {
 	report("tcp", err)
 	check("tcp blocking", blockingAfterAccept)
 	check("tcp dial race", dialCloseRace)
+	check("interfaces", interfaces)
+	check("netlink epoll", netlinkEpoll)
+}
+
+// interfaces checks what net.Interfaces and Interface.Addrs read from
+// AF_NETLINK route dumps: "lo", up and loopback, with 127.0.0.1/8 and
+// ::1/128.
+func interfaces() error {
+	ift, err := net.Interfaces()
+	if err != nil {
+		return err
+	}
+	for _, ifi := range ift {
+		if ifi.Name != "lo" {
+			continue
+		}
+		if ifi.Flags&(net.FlagUp|net.FlagLoopback) != net.FlagUp|net.FlagLoopback {
+			return fmt.Errorf("lo flags %v, want up|loopback", ifi.Flags)
+		}
+		if byName, err := net.InterfaceByName("lo"); err != nil || byName.Index != ifi.Index {
+			return fmt.Errorf("InterfaceByName(lo) = %+v, %v; want index %d", byName, err, ifi.Index)
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return err
+		}
+		have := map[string]bool{}
+		for _, a := range addrs {
+			have[a.String()] = true
+		}
+		if !have["127.0.0.1/8"] || !have["::1/128"] {
+			return fmt.Errorf("lo addresses %v, want 127.0.0.1/8 and ::1/128", addrs)
+		}
+		return nil
+	}
+	return fmt.Errorf("no lo in %+v", ift)
+}
+
+// netlinkEpoll checks that a netlink socket becomes readable, through
+// epoll, when its reply is queued, and not before.
+func netlinkEpoll() error {
+	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.NETLINK_ROUTE)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(ep)
+	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}); err != nil {
+		return err
+	}
+	ev := make([]syscall.EpollEvent, 1)
+	if n, err := syscall.EpollWait(ep, ev, 0); n != 0 || err != nil {
+		return fmt.Errorf("epoll_wait before a request = %d, %v; want nothing ready", n, err)
+	}
+	// NLMSG_NOOP with NLM_F_ACK: the answer is one NLMSG_ERROR 0.
+	req := make([]byte, syscall.NLMSG_HDRLEN)
+	*(*syscall.NlMsghdr)(unsafe.Pointer(&req[0])) = syscall.NlMsghdr{Len: syscall.NLMSG_HDRLEN, Type: syscall.NLMSG_NOOP,
+		Flags: syscall.NLM_F_REQUEST | syscall.NLM_F_ACK, Seq: 77}
+	if err := syscall.Sendto(fd, req, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK}); err != nil {
+		return err
+	}
+	if n, err := syscall.EpollWait(ep, ev, 5000); n != 1 || err != nil || ev[0].Events&syscall.EPOLLIN == 0 {
+		return fmt.Errorf("epoll_wait after a request = %d %+v, %v; want readable", n, ev[0], err)
+	}
+	b := make([]byte, 4096)
+	n, from, err := syscall.Recvfrom(fd, b, 0)
+	if err != nil {
+		return err
+	}
+	msgs, err := syscall.ParseNetlinkMessage(b[:n])
+	if err != nil || len(msgs) != 1 || msgs[0].Header.Type != syscall.NLMSG_ERROR || msgs[0].Header.Seq != 77 {
+		return fmt.Errorf("reply %x (%v), want one NLMSG_ERROR for seq 77", b[:n], err)
+	}
+	if nl, ok := from.(*syscall.SockaddrNetlink); !ok || nl.Pid != 0 {
+		return fmt.Errorf("reply from %+v, want the kernel (pid 0)", from)
+	}
+	if _, _, err := syscall.Recvfrom(fd, b, 0); err != syscall.EAGAIN {
+		return fmt.Errorf("second recv: %v, want EAGAIN", err)
+	}
+	return nil
 }
 
 // epollAddWakes blocks one thread in epoll_wait on an empty set while
