@@ -87,7 +87,6 @@ var stdlibPackages = []stdlibPackage{
 			{"TestSplice", execTests},
 		},
 		awaiting: []skipped{
-			{"TestIPConnLocalName|TestIPConnRemoteName|TestIPConnSpecificMethods", "issue 4: raw IP sockets (SOCK_RAW)"},
 			{"TestUnixUnlink|TestProtocolListenError", "issue 4: AF_UNIX names are not files in the file system yet"},
 			{"TestUnixConnReadMsgUnixSCMRightsCloseOnExec", "issue 4: SCM_RIGHTS"},
 		},

@@ -32,6 +32,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	tcpipstack "gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/raw"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
@@ -91,6 +92,9 @@ func New(cfg Config, devs []nic.Device) (*Stack, error) {
 		TransportProtocols: []tcpipstack.TransportProtocolFactory{
 			tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6,
 		},
+		// Raw IP and packet sockets for the application (ping,
+		// ListenIP): it is the machine's only program.
+		RawFactory:  raw.EndpointFactory{},
 		HandleLocal: true,
 		Clock:       newMonoClock(),
 	})

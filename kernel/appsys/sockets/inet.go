@@ -28,21 +28,28 @@ type inet struct {
 var _ impl = (*inet)(nil)
 
 func newInet(st *stack.Stack, family, typ, protocol int) (*inet, int, error) {
+	netProto := header.IPv4ProtocolNumber
+	icmpProto := syscall.IPPROTO_ICMP
+	if family == syscall.AF_INET6 {
+		netProto, icmpProto = header.IPv6ProtocolNumber, syscall.IPPROTO_ICMPV6
+	}
 	var trans tcpip.TransportProtocolNumber
 	switch {
 	case typ == syscall.SOCK_STREAM && (protocol == 0 || protocol == syscall.IPPROTO_TCP):
 		trans, protocol = header.TCPProtocolNumber, syscall.IPPROTO_TCP
 	case typ == syscall.SOCK_DGRAM && (protocol == 0 || protocol == syscall.IPPROTO_UDP):
 		trans, protocol = header.UDPProtocolNumber, syscall.IPPROTO_UDP
-	case typ == syscall.SOCK_STREAM || typ == syscall.SOCK_DGRAM:
+	case typ == syscall.SOCK_DGRAM && protocol == icmpProto:
+		// Ping sockets: echo requests and their replies, no
+		// privilege needed (Linux's net.ipv4.ping_group_range).
+		trans = tcpip.TransportProtocolNumber(protocol)
+	case typ == syscall.SOCK_RAW && protocol >= 0 && protocol <= 255:
+		return newRaw(st, family, netProto, protocol)
+	case typ == syscall.SOCK_STREAM || typ == syscall.SOCK_DGRAM || typ == syscall.SOCK_RAW:
 		return nil, 0, syscall.EPROTONOSUPPORT
 	default:
-		// Raw sockets, SOCK_SEQPACKET and the rest.
+		// SOCK_SEQPACKET and the rest.
 		return nil, 0, syscall.ESOCKTNOSUPPORT
-	}
-	netProto := header.IPv4ProtocolNumber
-	if family == syscall.AF_INET6 {
-		netProto = header.IPv6ProtocolNumber
 	}
 	if st.NetworkProtocolInstance(netProto) == nil {
 		return nil, 0, syscall.EAFNOSUPPORT
@@ -56,6 +63,29 @@ func newInet(st *stack.Stack, family, typ, protocol int) (*inet, int, error) {
 		return nil, 0, errno(err)
 	}
 	return &inet{family: family, stream: typ == syscall.SOCK_STREAM, ep: ep, wq: wq}, protocol, nil
+}
+
+// newRaw makes a raw IP socket for protocol: it receives that
+// protocol's packets (IPv4 ones with their IP header, as on Linux) and
+// sends payloads the stack puts an IP header on. IPPROTO_RAW sockets
+// only send, with the caller's IP header (IP_HDRINCL). The application
+// is the only one in the machine, so it has CAP_NET_RAW.
+func newRaw(st *stack.Stack, family int, netProto tcpip.NetworkProtocolNumber, protocol int) (*inet, int, error) {
+	if st.NetworkProtocolInstance(netProto) == nil {
+		return nil, 0, syscall.EAFNOSUPPORT
+	}
+	if protocol == 0 {
+		return nil, 0, syscall.EPROTONOSUPPORT // Linux: no raw socket for IPPROTO_IP
+	}
+	wq := &waiter.Queue{}
+	ep, err := st.NewRawEndpoint(tcpip.TransportProtocolNumber(protocol), netProto, wq, protocol != syscall.IPPROTO_RAW)
+	if err != nil {
+		if _, ok := err.(*tcpip.ErrUnknownProtocol); ok {
+			return nil, 0, syscall.EPROTONOSUPPORT
+		}
+		return nil, 0, errno(err)
+	}
+	return &inet{family: family, ep: ep, wq: wq}, protocol, nil
 }
 
 func (s *inet) queue() *waiter.Queue { return s.wq }

@@ -322,7 +322,10 @@ func TestSocketErrors(t *testing.T) {
 		want                  error
 	}{
 		{"unknown family", 1234, syscall.SOCK_STREAM, 0, syscall.EAFNOSUPPORT},
-		{"raw", syscall.AF_INET, syscall.SOCK_RAW, 0, syscall.ESOCKTNOSUPPORT},
+		{"raw IPPROTO_IP", syscall.AF_INET, syscall.SOCK_RAW, 0, syscall.EPROTONOSUPPORT},
+		{"raw, unknown protocol", syscall.AF_INET, syscall.SOCK_RAW, 132, syscall.EPROTONOSUPPORT},
+		{"seqpacket", syscall.AF_INET, syscall.SOCK_SEQPACKET, 0, syscall.ESOCKTNOSUPPORT},
+		{"ping over IPv6 with ICMPv4", syscall.AF_INET6, syscall.SOCK_DGRAM, syscall.IPPROTO_ICMP, syscall.EPROTONOSUPPORT},
 		{"stream over udp", syscall.AF_INET, syscall.SOCK_STREAM, syscall.IPPROTO_UDP, syscall.EPROTONOSUPPORT},
 		{"bad flags", syscall.AF_INET, syscall.SOCK_STREAM | 0x100, 0, syscall.EINVAL},
 	} {
