@@ -1,8 +1,11 @@
 package link
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -260,5 +263,44 @@ func TestReceiveWithoutDispatcherCounts(t *testing.T) {
 	st := e.Stats()
 	if delivered := rec.n; delivered+int(st.RxNotAttached) != 1 {
 		t.Errorf("delivered %d, RxNotAttached %d; want them to add up to 1", delivered, st.RxNotAttached)
+	}
+}
+
+// TestPacketCopiesFrame checks that a received frame reaches the stack
+// whole whatever its size, and that large frames take two views whose
+// first is a power of two (so gVisor clears little more than the frame).
+func TestPacketCopiesFrame(t *testing.T) {
+	e := New(&replayDevice{}, Options{})
+	for _, size := range []int{60, 1514, splitAbove, splitAbove + 1, 8192, 33000, 65535} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			f := tcpFrame(1, 7)
+			for len(f) < size {
+				f = append(f, byte(len(f)*7))
+			}
+			f = f[:size]
+			pkt := e.packet(nic.RxPacket{Data: f})
+			defer pkt.DecRef()
+			buf := pkt.ToBuffer()
+			defer buf.Release()
+			if got := buf.Flatten(); !bytes.Equal(got, f) {
+				t.Fatalf("packet holds %d bytes that differ from the %d-byte frame", len(got), len(f))
+			}
+			if got := len(pkt.LinkHeader().Slice()); got != 14 {
+				t.Errorf("link header %d bytes, want 14", got)
+			}
+			var views []int
+			vl, _ := pkt.AsViewList()
+			for v := vl.Front(); v != nil; v = v.Next() {
+				views = append(views, v.Size())
+			}
+			want := []int{size}
+			if size > splitAbove && size&(size-1) != 0 {
+				head := 1 << (bits.Len(uint(size)) - 1)
+				want = []int{head, size - head}
+			}
+			if !slices.Equal(views, want) {
+				t.Errorf("views %v, want %v", views, want)
+			}
+		})
 	}
 }
