@@ -97,7 +97,7 @@ func IRQCount(line int) uint32 {
 
 // WaitIRQ blocks until line's count differs from seen or timeout passes,
 // and returns the count. It parks the calling runtime thread in a futex
-// wait (the Go scheduler hands its P to others meanwhile).
+// wait, and gives up the thread's P first (futexWaitBlocking).
 func WaitIRQ(line int, seen uint32, timeout time.Duration) uint32 {
 	if line < 0 || line >= maxIRQLines {
 		time.Sleep(timeout)
@@ -108,11 +108,35 @@ func WaitIRQ(line int, seen uint32, timeout time.Duration) uint32 {
 		return c
 	}
 	ts := syscall.NsecToTimespec(int64(timeout))
-	const futexWaitPrivate = 0 | 128
-	syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWaitPrivate, uintptr(seen),
-		uintptr(unsafe.Pointer(&ts)), 0, 0)
+	futexWaitBlocking(uintptrOf(w), seen, uintptr(unsafe.Pointer(&ts)))
 	return w.Load()
 }
+
+// futexWaitBlocking is FUTEX_WAIT as a system call the Go scheduler
+// knows will block: entersyscallblock hands the P to another thread at
+// once. syscall.Syscall6's entersyscall keeps the P with the waiting
+// thread until sysmon takes it back (retake, after 20 µs or more); a
+// driver that waits for its interrupt every few frames kept sysmon at
+// its 20 µs period, retaking and handing off the P (and waking a
+// thread to spin on it) at nearly every wait. Nosplit: nothing may
+// grow the stack between entering and leaving the system call.
+//
+//go:nosplit
+func futexWaitBlocking(addr uintptr, val uint32, ts uintptr) {
+	const futexWaitPrivate = 0 | 128
+	entersyscallblock()
+	syscall.RawSyscall6(syscall.SYS_FUTEX, addr, futexWaitPrivate, uintptr(val), ts, 0, 0)
+	exitsyscall()
+}
+
+// The runtime exports these to gVisor by linkname (go.dev/issue/67401),
+// which makes them reachable here too.
+//
+//go:linkname entersyscallblock runtime.entersyscallblock
+func entersyscallblock()
+
+//go:linkname exitsyscall runtime.exitsyscall
+func exitsyscall()
 
 // AckIRQInCore makes the core acknowledge line's interrupts itself, for
 // a device (virtio-mmio) whose interrupt is acknowledged by writing

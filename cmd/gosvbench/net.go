@@ -180,8 +180,9 @@ func runNet(ctx context.Context, o options, r *bench.Report, kernel, linuxCmdlin
 	for i := range o.netRuns {
 		logf("network run %d/%d", i+1, o.netRuns)
 		var abRuns []bench.WrkResult
-		abHTTP := gosvHTTP
-		abHTTP.Kernel = o.abKernel
+		abHTTP, abTCP := gosvHTTP, gosvTCP
+		abHTTP.Kernel, abTCP.Kernel = o.abKernel, o.abKernel
+		var abSend, abRecv []float64
 		for _, h := range []struct {
 			name string
 			cfg  qemu.Config
@@ -207,11 +208,13 @@ func runNet(ctx context.Context, o options, r *bench.Report, kernel, linuxCmdlin
 			name       string
 			cfg        qemu.Config
 			send, recv *[]float64
+			run        string
 		}{
-			{"gosv tcpbench", gosvTCP, &nr.GosvSend, &nr.GosvRecv},
-			{"Linux tcpbench", linuxTCP, &nr.LinuxSend, &nr.LinuxRecv},
+			{"gosv tcpbench", gosvTCP, &nr.GosvSend, &nr.GosvRecv, "tcp"},
+			{"gosv B tcpbench", abTCP, &abSend, &abRecv, "abtcp"},
+			{"Linux tcpbench", linuxTCP, &nr.LinuxSend, &nr.LinuxRecv, "tcp"},
 		} {
-			if !b.selected("tcp") {
+			if !b.selected(t.run) {
 				continue
 			}
 			s, r, err := b.tcp(ctx, t.name, t.cfg)
@@ -235,11 +238,15 @@ type netBench struct {
 	appSyms     map[string]string // guest program -> host binary, for symbols
 }
 
-// selected reports whether run (api, app, ab, linux or tcp) is to be
-// made: -net-servers lists them, and ab runs when -ab names a kernel.
+// selected reports whether run (api, app, ab, linux, tcp or abtcp) is to
+// be made: -net-servers lists them, and ab and abtcp (the B image's Go
+// server and tcpbench) run when -ab names a kernel.
 func (b *netBench) selected(run string) bool {
-	if run == "ab" {
+	switch run {
+	case "ab":
 		return b.o.abKernel != "" && b.selected("app")
+	case "abtcp":
+		return b.o.abKernel != "" && b.selected("tcp")
 	}
 	return slices.Contains(strings.Split(b.o.netServers, ","), run)
 }

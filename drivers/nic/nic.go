@@ -61,6 +61,10 @@ type RxPacket struct {
 	Data []byte
 	// ChecksumValid: the device validated the L4 checksum.
 	ChecksumValid bool
+	// More: the device has further frames ready now, which the
+	// receiver gets next (a hint for spreading work: a receiver may
+	// hand frames off while more follow and process the last itself).
+	More bool
 }
 
 // Receiver takes received frames. A device calls it from its receive

@@ -575,6 +575,7 @@ func (n *Net) deliver(rx nic.Receiver, pkt nic.RxPacket) {
 		n.stats.rxDropped.Add(1)
 		return
 	}
+	pkt.More = n.rxq.HasUsed()
 	n.stats.rxPackets.Add(1)
 	n.stats.rxBytes.Add(uint64(len(pkt.Data)))
 	rx(pkt)

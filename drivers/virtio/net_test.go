@@ -217,8 +217,10 @@ func TestNetReceive(t *testing.T) {
 				if err := d.deliver(f, rxHdr{flags: fl}); err != nil {
 					t.Fatal(err)
 				}
-				want = append(want, nic.RxPacket{Data: f, ChecksumValid: fl != 0 && n.guestCsum})
-				// Alternate between one frame and two per drain.
+				// Alternate between one frame and two per drain: the
+				// first of two says More.
+				more := i%2 == 0 && i+1 < len(sizes)
+				want = append(want, nic.RxPacket{Data: f, ChecksumValid: fl != 0 && n.guestCsum, More: more})
 				if i%2 == 0 {
 					continue
 				}
@@ -245,7 +247,7 @@ func TestNetReceive(t *testing.T) {
 }
 
 func rxEqual(a, b nic.RxPacket) bool {
-	return a.ChecksumValid == b.ChecksumValid && bytes.Equal(a.Data, b.Data)
+	return a.ChecksumValid == b.ChecksumValid && a.More == b.More && bytes.Equal(a.Data, b.Data)
 }
 
 func rxDiff(want, got []nic.RxPacket) string {
@@ -253,10 +255,10 @@ func rxDiff(want, got []nic.RxPacket) string {
 	for i := range max(len(want), len(got)) {
 		var w, g string
 		if i < len(want) {
-			w = fmt.Sprintf("%d bytes csum %v", len(want[i].Data), want[i].ChecksumValid)
+			w = fmt.Sprintf("%d bytes csum %v more %v", len(want[i].Data), want[i].ChecksumValid, want[i].More)
 		}
 		if i < len(got) {
-			g = fmt.Sprintf("%d bytes csum %v", len(got[i].Data), got[i].ChecksumValid)
+			g = fmt.Sprintf("%d bytes csum %v more %v", len(got[i].Data), got[i].ChecksumValid, got[i].More)
 		}
 		if i < len(want) && i < len(got) && rxEqual(want[i], got[i]) {
 			continue

@@ -421,6 +421,10 @@ func (q *Queue) Used() (head uint16, length uint32, ok bool, err error) {
 	return head, n, true, nil
 }
 
+// HasUsed reports whether the device has returned buffers that Used has
+// not taken yet.
+func (q *Queue) HasUsed() bool { return q.load16(q.lay.Used+2) != q.lastUsed }
+
 func (q *Queue) free(head uint16, c chain) {
 	q.chains[head] = chain{}
 	if c.table >= 0 {

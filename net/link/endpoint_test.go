@@ -1,8 +1,13 @@
 package link
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,8 +19,12 @@ import (
 )
 
 // replayDevice hands a fixed list of frames to the receiver, then waits.
+// more[i] is frame i's More hint (false when more is short); after, if
+// set, runs once the receiver has returned from frame i.
 type replayDevice struct {
 	frames [][]byte
+	more   []bool
+	after  func(i int)
 	done   chan struct{}
 }
 
@@ -27,8 +36,11 @@ func (d *replayDevice) LinkUp() bool                         { return true }
 func (d *replayDevice) Stats() nic.Stats                     { return nic.Stats{} }
 func (d *replayDevice) Transmit([]nic.TxPacket) (int, error) { return 0, nil }
 func (d *replayDevice) Run(ctx context.Context, rx nic.Receiver) error {
-	for _, f := range d.frames {
-		rx(nic.RxPacket{Data: f})
+	for i, f := range d.frames {
+		rx(nic.RxPacket{Data: f, More: i < len(d.more) && d.more[i]})
+		if d.after != nil {
+			d.after(i)
+		}
 	}
 	close(d.done)
 	<-ctx.Done()
@@ -44,6 +56,10 @@ type recorder struct {
 	all   chan struct{}
 	want  int
 	block chan struct{}
+	// blockPort, if set, blocks only frames from that port, on
+	// blockPort's channel.
+	blockPort     uint16
+	blockPortChan chan struct{}
 }
 
 func (r *recorder) DeliverNetworkPacket(_ tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
@@ -53,6 +69,9 @@ func (r *recorder) DeliverNetworkPacket(_ tcpip.NetworkProtocolNumber, pkt *stac
 	b := pkt.Data().AsRange().ToSlice()
 	port := binary.BigEndian.Uint16(b[20:])
 	seq := binary.BigEndian.Uint32(b[24:])
+	if r.blockPortChan != nil && port == r.blockPort {
+		<-r.blockPortChan
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seqs[port] = append(r.seqs[port], seq)
@@ -79,6 +98,10 @@ func tcpFrame(sport uint16, seq uint32) []byte {
 	return append(f, s[:]...)
 }
 
+// TestReceiveKeepsFlowOrder interleaves 16 flows over 4 queues and
+// checks that each flow's frames reach the stack once each, in order,
+// whether they are queued (More set), delivered inline (More unset) or
+// a mix of the two, where an inline frame must wait for its queue.
 func TestReceiveKeepsFlowOrder(t *testing.T) {
 	const flows, perFlow = 16, 300
 	var frames [][]byte
@@ -92,34 +115,119 @@ func TestReceiveKeepsFlowOrder(t *testing.T) {
 	if len(queuesUsed) < 2 {
 		t.Fatalf("test flows all hash to one queue: %v", queuesUsed)
 	}
-	dev := &replayDevice{frames: frames, done: make(chan struct{})}
-	rec := &recorder{seqs: map[uint16][]uint32{}, all: make(chan struct{}), want: len(frames)}
-	e := New(dev, Options{Queues: 4, QueueLen: len(frames)})
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name string
+		more func(i int) bool
+	}{
+		{"queued", func(int) bool { return true }},
+		{"inline", func(int) bool { return false }},
+		{"mixed", func(int) bool { return rng.IntN(3) != 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			more := make([]bool, len(frames))
+			inline := 0
+			for i := range more {
+				more[i] = tc.more(i)
+				if !more[i] {
+					inline++
+				}
+			}
+			dev := &replayDevice{frames: frames, more: more, done: make(chan struct{})}
+			rec := &recorder{seqs: map[uint16][]uint32{}, all: make(chan struct{}), want: len(frames)}
+			e := New(dev, Options{Queues: 4, QueueLen: len(frames)})
+			e.Attach(rec)
+			select {
+			case <-rec.all:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("delivered %d of %d frames; stats %+v", rec.count(), len(frames), e.Stats())
+			}
+			<-dev.done
+			e.Close()
+			e.Wait()
+			for port, seqs := range rec.seqs {
+				if len(seqs) != perFlow {
+					t.Errorf("flow %d: %d frames delivered, want %d", port, len(seqs), perFlow)
+				}
+				for i, s := range seqs {
+					if s != uint32(i) {
+						t.Fatalf("flow %d: frame %d has seq %d; flow out of order: %v", port, i, s, seqs)
+					}
+				}
+			}
+			if len(rec.seqs) != flows {
+				t.Errorf("got %d flows, want %d", len(rec.seqs), flows)
+			}
+			st := e.Stats()
+			if st.RxQueueFull != 0 {
+				t.Errorf("RxQueueFull = %d, want 0", st.RxQueueFull)
+			}
+			// Frames with More always queue; frames without it go
+			// inline unless their queue is busy.
+			if st.RxInline > uint64(inline) || (inline == len(frames) && st.RxInline != uint64(inline)) {
+				t.Errorf("RxInline = %d with %d of %d frames without More", st.RxInline, inline, len(frames))
+			}
+		})
+	}
+}
+
+// TestReceiveInlineWaitsForItsQueue holds a queued frame in the stack and
+// sends the next frame of its flow without More: it must queue behind
+// the first, while a frame of a flow on an idle queue is delivered
+// inline, before the device goroutine moves on.
+func TestReceiveInlineWaitsForItsQueue(t *testing.T) {
+	const slow = 1000
+	other := uint16(2000)
+	for queueIndex(FlowHash(tcpFrame(other, 0)), 2) == queueIndex(FlowHash(tcpFrame(slow, 0)), 2) {
+		other++
+	}
+	frames := [][]byte{tcpFrame(slow, 0), tcpFrame(slow, 1), tcpFrame(other, 0)}
+	rec := &recorder{seqs: map[uint16][]uint32{}, all: make(chan struct{}), want: len(frames),
+		blockPort: slow, blockPortChan: make(chan struct{})}
+	var inlineSeen []int
+	dev := &replayDevice{frames: frames, more: []bool{true, false, false}, done: make(chan struct{})}
+	dev.after = func(i int) {
+		rec.mu.Lock()
+		inlineSeen = append(inlineSeen, rec.n)
+		rec.mu.Unlock()
+	}
+	e := New(dev, Options{Queues: 2, QueueLen: 8})
 	e.Attach(rec)
+	select {
+	case <-dev.done:
+	case <-time.After(5 * time.Second):
+		// The device goroutine is stuck in the blocked flow: a frame
+		// was delivered inline past its queue.
+		close(rec.blockPortChan)
+		t.Fatalf("device goroutine blocked in the stack; delivered when callbacks returned: %v", inlineSeen)
+	}
+	// The slow flow's two frames are queued (the first blocked in the
+	// stack); the other flow's frame was delivered during its callback.
+	if want := []int{0, 0, 1}; !slices.Equal(inlineSeen, want) {
+		t.Errorf("frames delivered when each callback returned = %v, want %v", inlineSeen, want)
+	}
+	if got := e.Stats().RxInline; got != 1 {
+		t.Errorf("RxInline = %d, want 1 (only the idle queue's frame)", got)
+	}
+	close(rec.blockPortChan)
 	select {
 	case <-rec.all:
 	case <-time.After(10 * time.Second):
-		t.Fatalf("delivered %d of %d frames; stats %+v", rec.n, len(frames), e.Stats())
+		t.Fatalf("delivered %d of %d frames", rec.count(), len(frames))
 	}
 	e.Close()
 	e.Wait()
-	for port, seqs := range rec.seqs {
-		for i, s := range seqs {
-			if s != uint32(i) {
-				t.Fatalf("flow %d: frame %d has seq %d; flow out of order: %v", port, i, s, seqs)
-			}
-		}
-	}
-	if len(rec.seqs) != flows {
-		t.Errorf("got %d flows, want %d", len(rec.seqs), flows)
+	if want := []uint32{0, 1}; !slices.Equal(rec.seqs[slow], want) {
+		t.Errorf("slow flow's frames = %v, want %v", rec.seqs[slow], want)
 	}
 }
 
 func TestReceiveDropsWhenQueueFull(t *testing.T) {
 	frames := [][]byte{tcpFrame(1, 0), tcpFrame(1, 1), tcpFrame(1, 2), tcpFrame(1, 3), tcpFrame(1, 4), {1, 2, 3}}
-	dev := &replayDevice{frames: frames, done: make(chan struct{})}
-	// The dispatcher blocks, so the one-slot queue holds one frame and the
-	// worker holds one: the other three are dropped, the runt is malformed.
+	// More on every frame: they all go to the queue. The dispatcher
+	// blocks, so the one-slot queue holds one frame and the worker holds
+	// one: the other three are dropped, the runt is malformed.
+	dev := &replayDevice{frames: frames, more: []bool{true, true, true, true, true, true}, done: make(chan struct{})}
 	rec := &recorder{seqs: map[uint16][]uint32{}, all: make(chan struct{}), want: -1, block: make(chan struct{})}
 	e := New(dev, Options{Queues: 1, QueueLen: 1})
 	e.Attach(rec)
@@ -155,5 +263,44 @@ func TestReceiveWithoutDispatcherCounts(t *testing.T) {
 	st := e.Stats()
 	if delivered := rec.n; delivered+int(st.RxNotAttached) != 1 {
 		t.Errorf("delivered %d, RxNotAttached %d; want them to add up to 1", delivered, st.RxNotAttached)
+	}
+}
+
+// TestPacketCopiesFrame checks that a received frame reaches the stack
+// whole whatever its size, and that large frames take two views whose
+// first is a power of two (so gVisor clears little more than the frame).
+func TestPacketCopiesFrame(t *testing.T) {
+	e := New(&replayDevice{}, Options{})
+	for _, size := range []int{60, 1514, splitAbove, splitAbove + 1, 8192, 33000, 65535} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			f := tcpFrame(1, 7)
+			for len(f) < size {
+				f = append(f, byte(len(f)*7))
+			}
+			f = f[:size]
+			pkt := e.packet(nic.RxPacket{Data: f})
+			defer pkt.DecRef()
+			buf := pkt.ToBuffer()
+			defer buf.Release()
+			if got := buf.Flatten(); !bytes.Equal(got, f) {
+				t.Fatalf("packet holds %d bytes that differ from the %d-byte frame", len(got), len(f))
+			}
+			if got := len(pkt.LinkHeader().Slice()); got != 14 {
+				t.Errorf("link header %d bytes, want 14", got)
+			}
+			var views []int
+			vl, _ := pkt.AsViewList()
+			for v := vl.Front(); v != nil; v = v.Next() {
+				views = append(views, v.Size())
+			}
+			want := []int{size}
+			if size > splitAbove && size&(size-1) != 0 {
+				head := 1 << (bits.Len(uint(size)) - 1)
+				want = []int{head, size - head}
+			}
+			if !slices.Equal(views, want) {
+				t.Errorf("views %v, want %v", views, want)
+			}
+		})
 	}
 }

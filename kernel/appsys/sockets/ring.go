@@ -67,10 +67,7 @@ func (s *Socket) HasRings() bool { return s.ring != nil }
 // it added data to send or made room to receive into).
 func (s *Socket) Kick() {
 	if s.kick != nil {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
+		s.kick.Notify()
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"gosv/internal/lazywake"
 	"gosv/internal/memcopy"
 
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -95,7 +96,7 @@ type Socket struct {
 	pubMu  sync.Mutex
 	notify func(events uint32, edge bool)
 	entry  waiter.Entry
-	kick   chan struct{}
+	kick   *lazywake.Signal
 
 	// Stream rings (ring.go), for accepted non-blocking TCP connections.
 	ringable bool
@@ -196,13 +197,15 @@ func (s *Socket) SetNotify(fn func(events uint32, edge bool)) {
 	if first {
 		// Waiter callbacks can run with netstack's endpoint locks held,
 		// where asking for readiness could deadlock: they only kick a
-		// goroutine that asks.
-		s.kick = make(chan struct{}, 1)
+		// goroutine that asks. The kick does not wake an idle CPU
+		// (lazywake): the callback runs in TCP's processing of a
+		// segment, whose goroutine blocks soon after, and then runs
+		// the loop on its own CPU. A channel send woke the other CPU
+		// for each segment, to spin and steal the loop.
+		kick := new(lazywake.Signal)
+		s.kick = kick
 		s.entry = waiter.NewFunctionEntry(waiter.EventIn|waiter.EventOut|waiter.EventErr|waiter.EventHUp|waiter.EventRdHUp, func(waiter.EventMask) {
-			select {
-			case s.kick <- struct{}{}:
-			default:
-			}
+			kick.Notify()
 		})
 		s.impl.queue().EventRegister(&s.entry)
 		go s.publishLoop(s.kick)
@@ -213,10 +216,10 @@ func (s *Socket) SetNotify(fn func(events uint32, edge bool)) {
 	s.publish(true)
 }
 
-func (s *Socket) publishLoop(kick chan struct{}) {
-	// One channel to wait on, which closeNow kicks too: this runs for
-	// every packet, and a two-case select costs several times a receive.
-	for range kick {
+func (s *Socket) publishLoop(kick *lazywake.Signal) {
+	// One signal to wait on, which closeNow kicks too.
+	for {
+		kick.Wait()
 		select {
 		case <-s.closed:
 			return
@@ -275,10 +278,7 @@ func (s *Socket) closeNow() {
 		close(s.closed)
 		if s.kick != nil {
 			s.impl.queue().EventUnregister(&s.entry)
-			select {
-			case s.kick <- struct{}{}: // publishLoop sees closed and returns
-			default: // it has a kick pending already
-			}
+			s.kick.Notify() // publishLoop sees closed and returns
 		}
 		s.impl.close()
 	})

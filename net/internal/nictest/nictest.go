@@ -223,7 +223,7 @@ func (d *Device) Run(ctx context.Context, rx nic.Receiver) error {
 		case f := <-d.rx:
 			d.rxPackets.Add(1)
 			d.rxBytes.Add(uint64(len(f)))
-			rx(nic.RxPacket{Data: f})
+			rx(nic.RxPacket{Data: f, More: len(d.rx) > 0})
 		}
 	}
 }
