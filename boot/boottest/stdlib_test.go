@@ -90,8 +90,6 @@ var stdlibPackages = []stdlibPackage{
 			{"TestInterfaces|TestInterfaceAddrs|TestInterfaceUnicastAddrs|TestInterfaceMulticastAddrs",
 				"issue 4: net.Interfaces reads AF_NETLINK route dumps, which gosv does not serve yet"},
 			{"TestIPConnLocalName|TestIPConnRemoteName|TestIPConnSpecificMethods", "issue 4: raw IP sockets (SOCK_RAW)"},
-			{"TestUnixUnlink|TestProtocolListenError", "issue 4: AF_UNIX names are not files in the file system yet"},
-			{"TestUnixConnReadMsgUnixSCMRightsCloseOnExec", "issue 4: SCM_RIGHTS"},
 			{"TestSendfile|TestSendfileWithExactLimit|TestSendfileWithLimitLargerThanFile|TestSendfileParts|TestSendfileSeeked",
 				"issue 4: sendfile into a socket (Go copies instead; these tests want the system call)"},
 		},
