@@ -31,3 +31,7 @@ const (
 	EISCONN   errno = 106
 	ETIMEDOUT errno = 110
 )
+
+// EOPNOTSUPP: an operation the file does not support (passing a file
+// the core serves itself over a socket).
+const EOPNOTSUPP errno = 95

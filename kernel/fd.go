@@ -134,6 +134,44 @@ func allocServerFD(h int32, cloexec bool) int64 {
 	return int64(fd)
 }
 
+// refServerFD takes a reference to the server handle behind the
+// application's fd, for a file in flight in an SCM_RIGHTS message: the
+// handle stays open while the message is queued, whatever the sender
+// closes. Files the core serves itself (console, eventfd, epoll) have no
+// handle to carry: EOPNOTSUPP.
+func refServerFD(fd int64) int64 {
+	fdLock.lock()
+	defer fdLock.unlock()
+	e, ok := procs[procApp].getFD(fd)
+	if !ok {
+		return errnoResult(EBADF)
+	}
+	if e.kind != fdServer {
+		return errnoResult(EOPNOTSUPP)
+	}
+	handleRefs[e.handle]++
+	return int64(e.handle)
+}
+
+// unrefHandle drops a reference refServerFD took. It returns 1 when that
+// was the last one: no fd refers to h any more and the server must
+// release it (as sysClose would have asked).
+func unrefHandle(h int32) int64 {
+	if h < 0 || h >= maxHandles {
+		return errnoResult(EINVAL)
+	}
+	fdLock.lock()
+	defer fdLock.unlock()
+	if handleRefs[h] <= 0 {
+		return errnoResult(EINVAL)
+	}
+	if handleRefs[h]--; handleRefs[h] == 0 {
+		handleRings[h].Store(0)
+		return 1
+	}
+	return 0
+}
+
 // handleOf returns the server handle of fd if it is a server fd, else -1.
 func (p *process) handleOf(fd int64) int32 {
 	fdLock.lock()

@@ -20,6 +20,9 @@ const (
 	sysGosvComplete = 0x7ff3 // (thread, seq, result)
 	sysGosvFDAlloc  = 0x7ff4 // (handle, flags) -> new application fd
 	sysGosvSetReady = 0x7ff6 // (handle, epoll events)
+	// Files in flight in SCM_RIGHTS messages hold handle references.
+	sysGosvFDRef       = 0x7ff8 // (fd) -> its server handle, referenced
+	sysGosvHandleUnref = 0x7ff9 // (handle) -> 1 if that was the last reference
 )
 
 // Request is one queued application system call, as the server sees
@@ -175,6 +178,28 @@ func NewAppFD(h int32, cloexec bool) (int, error) {
 		return -1, e
 	}
 	return int(r), nil
+}
+
+// RefFD returns the server handle behind the application's fd and
+// takes a reference to it, so that the open file outlives the fd (a file
+// passed in an SCM_RIGHTS message). EOPNOTSUPP for fds the core serves
+// itself (console, eventfd, epoll).
+func RefFD(fd int32) (int32, error) {
+	r, _, e := syscall.RawSyscall(sysGosvFDRef, uintptr(fd), 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int32(r), nil
+}
+
+// UnrefHandle drops a reference RefFD took; last reports that nothing
+// refers to h any more, and the server must release it.
+func UnrefHandle(h int32) (last bool, err error) {
+	r, _, e := syscall.RawSyscall(sysGosvHandleUnref, uintptr(h), 0, 0)
+	if e != 0 {
+		return false, e
+	}
+	return r == 1, nil
 }
 
 // Readiness bits for SetReady (epoll's).

@@ -33,6 +33,10 @@ func doGosvSyscall(c *cpuLocal, t *thread, f *Frame) (r int64, ok bool) {
 		return attachRing(int32(f.RDI), uintptr(f.RSI)), true
 	case sysGosvSetReady:
 		return setHandleReady(int32(f.RDI), uint32(f.RSI)), true
+	case sysGosvFDRef:
+		return refServerFD(int64(int32(f.RDI))), true
+	case sysGosvHandleUnref:
+		return unrefHandle(int32(f.RDI)), true
 	}
 	return 0, false
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // TestSockets runs a Go program using sockets in gosv: epoll and AF_UNIX
-// always, TCP on 127.0.0.1 when the kernel gives the application a
+// (with SCM_RIGHTS) always, TCP on 127.0.0.1 when the kernel gives the application a
 // network stack (kernel/app Config.Network).
 func TestSockets(t *testing.T) {
 	dir := t.TempDir()
@@ -17,7 +17,7 @@ func TestSockets(t *testing.T) {
 	Build(t, filepath.Join(wd, "testdata", "sockapp"), []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "go", "build", "-o", bin, ".")
 	res := BootApp(t, AppImage(t, bin), "/bin/sockapp", 2)
 	out := appOutput(res.Serial)
-	for _, want := range []string{"epoll add wakes: ok", "unix pair: ok", "unix listener: ok"} {
+	for _, want := range []string{"epoll add wakes: ok", "unix pair: ok", "unix listener: ok", "unix rights: ok"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in the output:\n%s", want, res.Serial)
 		}

@@ -86,10 +86,6 @@ var stdlibPackages = []stdlibPackage{
 		unikernel: []skipped{
 			{"TestSplice", execTests},
 		},
-		awaiting: []skipped{
-			{"TestUnixUnlink|TestProtocolListenError", "issue 4: AF_UNIX names are not files in the file system yet"},
-			{"TestUnixConnReadMsgUnixSCMRightsCloseOnExec", "issue 4: SCM_RIGHTS"},
-		},
 	},
 }
 

@@ -36,6 +36,9 @@ type Server struct {
 	umask uint32
 	// fifos are the pipes of the FIFOs that are open, by node.
 	fifos map[vfs.Node]*pipe
+	// fds is the fd table files passed over sockets go through (nil:
+	// the core's; rights.go).
+	fds fdTable
 }
 
 // New returns a server for an application whose files are fs.

@@ -45,6 +45,7 @@ func (s *Server) addSocket(sk *sockets.Socket, cloexec bool) (int64, error) {
 	sockInodes.next++
 	node := sockNode{ino: sockInodes.next}
 	sockInodes.Unlock()
+	sk.SetUnixNamer(unixNamer{s})
 	flags := oRdwr
 	if sk.Nonblock() {
 		flags |= oNonblock
@@ -303,7 +304,7 @@ func (s *Server) sendmsg(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return sendOne(sk, r.Args[1], int(r.Args[2]))
+	return s.sendOne(sk, r.Args[1], int(r.Args[2]))
 }
 
 // msghdrBufs checks that a struct msghdr is readable and returns the
@@ -315,7 +316,7 @@ func msghdrBufs(hdr uint64) ([][]byte, error) {
 	return iovecs(get64(hdr+msgIov), get64(hdr+msgIovlen))
 }
 
-func sendOne(sk *sockets.Socket, hdr uint64, flags int) (int64, error) {
+func (s *Server) sendOne(sk *sockets.Socket, hdr uint64, flags int) (int64, error) {
 	bufs, err := msghdrBufs(hdr)
 	if err != nil {
 		return 0, err
@@ -326,14 +327,46 @@ func sendOne(sk *sockets.Socket, hdr uint64, flags int) (int64, error) {
 			return 0, err
 		}
 	}
-	// Control messages: AF_UNIX ones carry fds or credentials, which
-	// are not passed; refusing beats dropping them. Inet ones (TOS,
-	// TTL, packet info) only tune a datagram and are ignored.
-	if get64(hdr+msgControllen) > 0 && sk.Domain == syscall.AF_UNIX {
-		return 0, syscall.EOPNOTSUPP
+	// Control messages: AF_UNIX ones pass fds (SCM_RIGHTS) or
+	// credentials. Inet ones (TOS, TTL, packet info) only tune a
+	// datagram and are ignored.
+	if sk.Domain != syscall.AF_UNIX {
+		n, err := sk.SendMsg(bufs, to, flags)
+		return int64(n), err
 	}
-	n, err := sk.SendMsg(bufs, to, flags)
+	ctl, err := controlIn(hdr)
+	if err != nil {
+		return 0, err
+	}
+	if len(ctl.fds) == 0 {
+		n, err := sk.SendMsg(bufs, to, flags)
+		return int64(n), err
+	}
+	rights, err := s.takeRights(ctl.fds)
+	if err != nil {
+		return 0, err
+	}
+	n, err := sk.SendMsgRights(bufs, to, flags, rights)
+	if err != nil {
+		rights.Release() // still ours on error
+	}
 	return int64(n), err
+}
+
+// controlIn reads and parses a sendmsg's control messages.
+func controlIn(hdr uint64) (sendControl, error) {
+	size := get64(hdr + msgControllen)
+	if size == 0 {
+		return sendControl{}, nil
+	}
+	if size > maxControl {
+		return sendControl{}, syscall.ENOBUFS
+	}
+	b, err := bytesAt(get64(hdr+msgControl), size)
+	if err != nil {
+		return sendControl{}, err
+	}
+	return parseControl(b)
 }
 
 func (s *Server) recvmsg(r *kernel.Request) (int64, error) {
@@ -341,16 +374,23 @@ func (s *Server) recvmsg(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return recvOne(sk, r.Args[1], int(r.Args[2]))
+	return s.recvOne(sk, r.Args[1], int(r.Args[2]))
 }
 
-func recvOne(sk *sockets.Socket, hdr uint64, flags int) (int64, error) {
+func (s *Server) recvOne(sk *sockets.Socket, hdr uint64, flags int) (int64, error) {
 	bufs, err := msghdrBufs(hdr)
 	if err != nil {
 		return 0, err
 	}
 	name := get64(hdr + msgName)
-	n, from, outFlags, err := sk.RecvMsg(bufs, flags, name != 0)
+	var n, outFlags int
+	var from []byte
+	var rights sockets.Rights
+	if sk.Domain == syscall.AF_UNIX {
+		n, from, outFlags, rights, err = sk.RecvMsgRights(bufs, flags, name != 0)
+	} else {
+		n, from, outFlags, err = sk.RecvMsg(bufs, flags, name != 0)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -361,25 +401,63 @@ func recvOne(sk *sockets.Socket, hdr uint64, flags int) (int64, error) {
 			return 0, err
 		}
 	}
-	put64(hdr+msgControllen, 0) // no control messages are produced
+	used, ctrunc := s.controlOut(sk, hdr, rights, flags&syscall.MSG_CMSG_CLOEXEC != 0)
+	if ctrunc {
+		outFlags |= syscall.MSG_CTRUNC
+	}
+	put64(hdr+msgControllen, uint64(used))
 	put32(hdr+msgFlags, uint32(outFlags))
 	return int64(n), nil
+}
+
+// controlOut writes recvmsg's control messages: the credentials when
+// SO_PASSCRED is on (one process, pid 1, running as root: as
+// SO_PEERCRED says), then the passed files as new fds, as many as fit
+// (the rest are closed and truncated says so, as on Linux). It returns
+// the control bytes used.
+func (s *Server) controlOut(sk *sockets.Socket, hdr uint64, rights sockets.Rights, cloexec bool) (used int, truncated bool) {
+	var room []byte
+	if size := get64(hdr + msgControllen); size > 0 {
+		b, err := bytesAt(get64(hdr+msgControl), min(size, maxControl))
+		if err == nil {
+			room = b
+		}
+	}
+	if sk.Domain == syscall.AF_UNIX && sk.PassCred() {
+		u, t := putCmsg(room[used:], syscall.SOL_SOCKET, syscall.SCM_CREDENTIALS, ucredData(1, 0, 0))
+		used, truncated = used+u, truncated || t
+	}
+	if rights == nil {
+		return used, truncated
+	}
+	fr, ok := rights.(*fileRights)
+	if !ok {
+		rights.Release()
+		return used, truncated
+	}
+	fds, t := s.installRights(fr, fdsFit(len(room)-used), cloexec)
+	truncated = truncated || t
+	if len(fds) > 0 {
+		u, _ := putCmsg(room[used:], syscall.SOL_SOCKET, syscall.SCM_RIGHTS, rightsData(fds))
+		used += u
+	}
+	return used, truncated
 }
 
 // sendmmsg and recvmmsg run the single-message calls over an array,
 // stopping at the first failure (reported only if nothing was done).
 func (s *Server) sendmmsg(r *kernel.Request) (int64, error) {
-	return s.mmsg(r, int(r.Args[3]), sendOne)
+	return s.mmsg(r, int(r.Args[3]), (*Server).sendOne)
 }
 
 func (s *Server) recvmmsg(r *kernel.Request) (int64, error) {
 	if r.Args[4] != 0 {
 		return 0, syscall.EINVAL // a timeout is not supported
 	}
-	return s.mmsg(r, int(r.Args[3]), recvOne)
+	return s.mmsg(r, int(r.Args[3]), (*Server).recvOne)
 }
 
-func (s *Server) mmsg(r *kernel.Request, flags int, one func(*sockets.Socket, uint64, int) (int64, error)) (int64, error) {
+func (s *Server) mmsg(r *kernel.Request, flags int, one func(*Server, *sockets.Socket, uint64, int) (int64, error)) (int64, error) {
 	sk, err := s.socketOf(r)
 	if err != nil {
 		return 0, err
@@ -388,7 +466,7 @@ func (s *Server) mmsg(r *kernel.Request, flags int, one func(*sockets.Socket, ui
 	var done int64
 	for i := uint64(0); i < vlen; i++ {
 		hdr := vec + i*sizeofMmsghdr
-		n, err := one(sk, hdr, flags)
+		n, err := one(s, sk, hdr, flags)
 		if err != nil {
 			if done > 0 {
 				return done, nil

@@ -389,7 +389,22 @@ func (s *Socket) Connect(addr []byte) error {
 // are MSG_* bits; from is the sender's sockaddr when wantFrom is set,
 // and outFlags are recvmsg's msg_flags (MSG_TRUNC).
 func (s *Socket) RecvMsg(bufs [][]byte, flags int, wantFrom bool) (n int, from []byte, outFlags int, err error) {
+	n, from, outFlags, _, err = s.recvMsg(bufs, flags, wantFrom, false)
+	return n, from, outFlags, err
+}
+
+// RecvMsgRights is RecvMsg that also returns the files an AF_UNIX
+// message passed (SCM_RIGHTS), or nil: the caller installs them or
+// releases them. A read that meets passed files stops after the bytes
+// that carried them.
+func (s *Socket) RecvMsgRights(bufs [][]byte, flags int, wantFrom bool) (n int, from []byte, outFlags int, rights Rights, err error) {
+	return s.recvMsg(bufs, flags, wantFrom, true)
+}
+
+func (s *Socket) recvMsg(bufs [][]byte, flags int, wantFrom, keepRights bool) (n int, from []byte, outFlags int, rights Rights, err error) {
 	defer s.publish(false)
+	u, _ := s.impl.(*unixEnd)
+	keepRights = keepRights && u != nil
 	nonblock := s.Nonblock() || flags&msgDontwait != 0
 	peek := flags&msgPeek != 0
 	want := iovLen(bufs)
@@ -397,14 +412,18 @@ func (s *Socket) RecvMsg(bufs [][]byte, flags int, wantFrom bool) (n int, from [
 		var got, total int
 		err = s.wait(waiter.EventIn, nonblock, time.Duration(s.rcvTimeo.Load()), func() error {
 			var err error
-			got, total, from, err = s.impl.recv(bufs, peek, wantFrom)
+			if keepRights {
+				got, total, from, rights, err = u.recvRights(bufs, peek, wantFrom)
+			} else {
+				got, total, from, err = s.impl.recv(bufs, peek, wantFrom)
+			}
 			return err
 		})
 		if err != nil {
 			if n > 0 {
-				return n, from, outFlags, nil
+				return n, from, outFlags, nil, nil
 			}
-			return 0, nil, 0, err
+			return 0, nil, 0, nil, err
 		}
 		n += got
 		if total > got {
@@ -412,11 +431,11 @@ func (s *Socket) RecvMsg(bufs [][]byte, flags int, wantFrom bool) (n int, from [
 		}
 		// MSG_WAITALL on a stream: go on until full, end of stream
 		// or an error.
-		if flags&msgWaitall == 0 || peek || nonblock || s.Type != syscall.SOCK_STREAM || got == 0 || n >= want {
+		if flags&msgWaitall == 0 || peek || nonblock || s.Type != syscall.SOCK_STREAM || got == 0 || n >= want || rights != nil {
 			if flags&msgTrunc != 0 && s.Type != syscall.SOCK_STREAM {
 				n = total // MSG_TRUNC asks for the datagram's real length
 			}
-			return n, from, outFlags, nil
+			return n, from, outFlags, rights, nil
 		}
 		bufs = advance(bufs, got)
 	}
@@ -426,6 +445,20 @@ func (s *Socket) RecvMsg(bufs [][]byte, flags int, wantFrom bool) (n int, from [
 // sockaddr to when it is not nil. A blocking stream send writes
 // everything unless an error or timeout stops it.
 func (s *Socket) SendMsg(bufs [][]byte, to []byte, flags int) (int, error) {
+	return s.sendMsg(bufs, to, flags, nil)
+}
+
+// SendMsgRights is SendMsg passing files (SCM_RIGHTS) with the first
+// bytes sent: AF_UNIX only (EINVAL otherwise, as Linux). The socket owns
+// rights once the call succeeds; on error they are still the caller's.
+func (s *Socket) SendMsgRights(bufs [][]byte, to []byte, flags int, rights Rights) (int, error) {
+	if _, ok := s.impl.(*unixEnd); !ok && rights != nil {
+		return 0, syscall.EINVAL
+	}
+	return s.sendMsg(bufs, to, flags, rights)
+}
+
+func (s *Socket) sendMsg(bufs [][]byte, to []byte, flags int, rights Rights) (int, error) {
 	defer s.publish(false)
 	nonblock := s.Nonblock() || flags&msgDontwait != 0
 	want := iovLen(bufs)
@@ -434,7 +467,14 @@ func (s *Socket) SendMsg(bufs [][]byte, to []byte, flags int) (int, error) {
 		var n int
 		err := s.wait(waiter.EventOut, nonblock, time.Duration(s.sndTimeo.Load()), func() error {
 			var err error
-			n, err = s.impl.send(bufs, to, flags)
+			if rights != nil {
+				n, err = s.impl.(*unixEnd).sendRights(bufs, to, flags, rights)
+				if err == nil {
+					rights = nil // passed, with these bytes
+				}
+			} else {
+				n, err = s.impl.send(bufs, to, flags)
+			}
 			return err
 		})
 		total += n

@@ -1,7 +1,8 @@
 // sockapp exercises an application's sockets in gosv: epoll's wake-up
 // on adding a ready fd, an AF_UNIX socket pair, an AF_UNIX listener
 // reached through Go's net package (non-blocking sockets and the
-// netpoller), a TCP server and client on 127.0.0.1, and rounds of
+// netpoller), files passed over an AF_UNIX socket (SCM_RIGHTS), a TCP
+// server and client on 127.0.0.1, and rounds of
 // dial-and-close racing a dup under GC pressure. It prints one line per
 // check; "tcp: no network" when the kernel gives the application no
 // network stack (EAFNOSUPPORT). With a network it also lists the
@@ -27,6 +28,7 @@ func main() {
 	check("epoll add wakes", epollAddWakes)
 	check("unix pair", unixPair)
 	check("unix listener", func() error { return echo("unix", "/tmp/sockapp.sock") })
+	check("unix rights", unixRights)
 	err := echo("tcp", "127.0.0.1:0")
 	if errors.Is(err, syscall.EAFNOSUPPORT) {
 		fmt.Println("tcp: no network")
@@ -316,6 +318,62 @@ func unixPair() error {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fds[0], &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
 		return fmt.Errorf("fstat mode %#o, %v; want a socket", st.Mode, err)
+	}
+	return nil
+}
+
+// unixRights passes a pipe's read end over a socket pair and closes the
+// sender's fd while the message is in flight: the receiver's new fd
+// must read what the pipe gets. An eventfd (served by the core, not a
+// file) is refused.
+func unixRights() error {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_DGRAM, 0)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	var p [2]int
+	if err := syscall.Pipe(p[:]); err != nil {
+		return err
+	}
+	defer syscall.Close(p[1])
+	if err := syscall.Sendmsg(fds[0], []byte("r"), syscall.UnixRights(p[0]), nil, 0); err != nil {
+		return fmt.Errorf("sendmsg: %v", err)
+	}
+	syscall.Close(p[0])
+	oob := make([]byte, syscall.CmsgSpace(4))
+	n, oobn, flags, _, err := syscall.Recvmsg(fds[1], make([]byte, 4), oob, syscall.MSG_CMSG_CLOEXEC)
+	if err != nil || n != 1 || flags&syscall.MSG_CTRUNC != 0 {
+		return fmt.Errorf("recvmsg = %d, flags %#x, %v", n, flags, err)
+	}
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return fmt.Errorf("control messages %v, %v", msgs, err)
+	}
+	got, err := syscall.ParseUnixRights(&msgs[0])
+	if err != nil || len(got) != 1 {
+		return fmt.Errorf("rights %v, %v", got, err)
+	}
+	defer syscall.Close(got[0])
+	if _, err := syscall.Write(p[1], []byte("through")); err != nil {
+		return err
+	}
+	b := make([]byte, 16)
+	if n, err := syscall.Read(got[0], b); err != nil || string(b[:n]) != "through" {
+		return fmt.Errorf("read from the passed pipe: %q, %v", b[:n], err)
+	}
+	fl, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(got[0]), syscall.F_GETFD, 0)
+	if errno != 0 || fl&syscall.FD_CLOEXEC == 0 {
+		return fmt.Errorf("F_GETFD = %#x, %v; want FD_CLOEXEC", fl, errno)
+	}
+	efd, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	defer syscall.Close(int(efd))
+	if err := syscall.Sendmsg(fds[0], []byte("e"), syscall.UnixRights(int(efd)), nil, 0); err != syscall.EOPNOTSUPP {
+		return fmt.Errorf("passing an eventfd: %v, want EOPNOTSUPP", err)
 	}
 	return nil
 }
