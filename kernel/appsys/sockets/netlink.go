@@ -185,7 +185,7 @@ func (n *netlinkSock) recv(bufs [][]byte, peek, wantFrom bool) (int, int, []byte
 		return 0, 0, nil, syscall.EAGAIN
 	}
 	m := n.msgs[0]
-	got := copyOut(bufs, m)
+	got := copyOutAt(bufs, 0, m)
 	if !peek {
 		n.msgs[0] = nil
 		n.msgs = n.msgs[1:]
