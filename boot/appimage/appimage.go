@@ -4,8 +4,13 @@
 // extra files and trees, and the default command line.
 //
 // Archives are deterministic: entries sorted by path, every ancestor
-// directory present, mtimes 0, owner root, inode numbers 1, 2, ... in
-// archive order. The same inputs give the same bytes.
+// directory present, owner root, inode numbers 1, 2, ... in archive
+// order. Files from the host keep their modification times (web servers
+// send them as Last-Modified and answer If-Modified-Since from them; a
+// constant time would make clients keep stale copies across images),
+// clamped to Options.SourceDateEpoch when set, as reproducible builds
+// do; generated entries have mtime 0. The same inputs give the same
+// bytes.
 package appimage
 
 import (
@@ -42,6 +47,9 @@ type Options struct {
 	Dirs []Mapping
 	// Args are the program's default arguments.
 	Args []string
+	// SourceDateEpoch, when positive, caps every modification time (in
+	// seconds since 1970; cmd/gosv takes it from $SOURCE_DATE_EPOCH).
+	SourceDateEpoch int64
 }
 
 // Mapping maps a host path to a guest path.
@@ -100,6 +108,7 @@ type node struct {
 	mode     uint32 // Linux mode
 	data     []byte // contents or link target
 	origin   string // for messages
+	mtime    int64  // seconds since 1970
 	implicit bool   // a parent directory nobody asked for
 	builtin  bool   // a default a user entry may replace
 }
@@ -143,7 +152,7 @@ func Build(o Options) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("appimage: program: %w", err)
 	}
-	if err := im.add(name, &node{mode: sIFREG | 0o755, data: prog, origin: "program " + o.Program}); err != nil {
+	if err := im.add(name, &node{mode: sIFREG | 0o755, data: prog, origin: "program " + o.Program, mtime: modTime(o.Program)}); err != nil {
 		return nil, err
 	}
 	for _, m := range o.Files {
@@ -152,7 +161,7 @@ func Build(o Options) ([]byte, error) {
 			return nil, fmt.Errorf("appimage: -file %s: %w", m.Host, err)
 		}
 		fi, _ := os.Stat(m.Host)
-		if err := im.add(m.Guest, &node{mode: sIFREG | perm(fi.Mode()), data: data, origin: "file " + m.Host}); err != nil {
+		if err := im.add(m.Guest, &node{mode: sIFREG | perm(fi.Mode()), data: data, origin: "file " + m.Host, mtime: fi.ModTime().Unix()}); err != nil {
 			return nil, err
 		}
 	}
@@ -164,7 +173,17 @@ func Build(o Options) ([]byte, error) {
 	if err := im.add(CmdlinePath, &node{mode: sIFREG | 0o644, data: []byte(line + "\n"), origin: "command line"}); err != nil {
 		return nil, err
 	}
-	return im.write()
+	return im.write(o.SourceDateEpoch)
+}
+
+// modTime is a host file's modification time (following links), 0 if
+// it cannot be read (readFile reports that).
+func modTime(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.ModTime().Unix()
 }
 
 // readFile reads a regular file (following symbolic links).
@@ -219,7 +238,7 @@ func (im *image) addTree(m Mapping) error {
 		if err != nil {
 			return fmt.Errorf("appimage: -dir: %w", err)
 		}
-		n := &node{origin: "dir " + m.Host}
+		n := &node{origin: "dir " + m.Host, mtime: info.ModTime().Unix()}
 		switch {
 		case p == m.Host || d.IsDir():
 			n.mode = sIFDIR | perm(info.Mode())
@@ -304,7 +323,7 @@ func kind(mode uint32) string {
 }
 
 // write emits the archive.
-func (im *image) write() ([]byte, error) {
+func (im *image) write(epoch int64) ([]byte, error) {
 	paths := make([]string, 0, len(im.nodes))
 	subdirs := map[string]uint64{}
 	for p, n := range im.nodes {
@@ -326,7 +345,11 @@ func (im *image) write() ([]byte, error) {
 		if p != "/" {
 			name = p[1:]
 		}
-		info := cpio.Info{Ino: uint64(i + 1), Mode: uint64(n.mode), NLink: 1, Name: name}
+		mtime := max(n.mtime, 0)
+		if epoch > 0 {
+			mtime = min(mtime, epoch)
+		}
+		info := cpio.Info{Ino: uint64(i + 1), Mode: uint64(n.mode), NLink: 1, Name: name, MTime: uint64(mtime)}
 		var rec cpio.Record
 		if n.mode&sIFMT == sIFDIR {
 			info.NLink = 2 + subdirs[p]

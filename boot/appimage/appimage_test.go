@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/u-root/u-root/pkg/cpio"
 
@@ -203,7 +204,7 @@ func countDirs(lines []string) int {
 }
 
 // checkRecords reads the raw records: "." first, sorted names, parents
-// before children, inodes 1, 2, ..., fixed metadata.
+// before children, inodes 1, 2, ..., owner root.
 func checkRecords(t *testing.T, archive []byte) {
 	t.Helper()
 	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(archive)))
@@ -212,8 +213,8 @@ func checkRecords(t *testing.T, archive []byte) {
 	}
 	seen := map[string]bool{}
 	for i, r := range recs {
-		if r.Ino != uint64(i+1) || r.MTime != 0 || r.UID != 0 || r.GID != 0 {
-			t.Errorf("record %d %q: ino %d mtime %d uid %d gid %d", i, r.Name, r.Ino, r.MTime, r.UID, r.GID)
+		if r.Ino != uint64(i+1) || r.UID != 0 || r.GID != 0 {
+			t.Errorf("record %d %q: ino %d uid %d gid %d", i, r.Name, r.Ino, r.UID, r.GID)
 		}
 		if i == 0 {
 			if r.Name != "." {
@@ -229,6 +230,65 @@ func checkRecords(t *testing.T, archive []byte) {
 		}
 		seen[r.Name] = true
 	}
+}
+
+// TestModTimes: files from the host keep their modification times (a
+// web server's Last-Modified), capped by SourceDateEpoch; what the
+// builder makes itself has mtime 0.
+func TestModTimes(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "prog")
+	extra := filepath.Join(dir, "extra.txt")
+	tree := filepath.Join(dir, "tree")
+	for _, p := range []string{prog, extra, filepath.Join(tree, "a.html")} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	times := map[string]int64{prog: 1_000_000_000, extra: 1_100_000_000, filepath.Join(tree, "a.html"): 1_200_000_000, tree: 1_300_000_000}
+	for p, sec := range times {
+		if err := os.Chtimes(p, time.Unix(sec, 0), time.Unix(sec, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		epoch int64
+		want  map[string]uint64
+	}{
+		{0, map[string]uint64{"bin/prog": 1_000_000_000, "srv/extra.txt": 1_100_000_000, "www/a.html": 1_200_000_000, "www": 1_300_000_000, "etc/hosts": 0, "etc/gosv/cmdline": 0}},
+		{1_150_000_000, map[string]uint64{"bin/prog": 1_000_000_000, "srv/extra.txt": 1_100_000_000, "www/a.html": 1_150_000_000, "www": 1_150_000_000, "etc/hosts": 0}},
+	} {
+		archive, err := Build(Options{Program: prog, Files: []Mapping{{extra, "/srv/extra.txt"}}, Dirs: []Mapping{{tree, "/www"}}, SourceDateEpoch: tc.epoch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(archive)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]uint64{}
+		for _, r := range recs {
+			if _, ok := tc.want[r.Name]; ok {
+				got[r.Name] = r.MTime
+			}
+		}
+		if diff := cmpMaps(tc.want, got); diff != "" {
+			t.Errorf("SourceDateEpoch %d: mtimes (-want +got):\n%s", tc.epoch, diff)
+		}
+	}
+}
+
+func cmpMaps(want, got map[string]uint64) string {
+	var b strings.Builder
+	for k, w := range want {
+		if g, ok := got[k]; !ok || g != w {
+			fmt.Fprintf(&b, "-%s %d\n+%s %d (present %v)\n", k, w, k, g, ok)
+		}
+	}
+	return b.String()
 }
 
 func TestBuildErrors(t *testing.T) {

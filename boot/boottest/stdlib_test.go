@@ -80,6 +80,7 @@ var stdlibPackages = []stdlibPackage{
 	{path: "text/template"},
 	{path: "context"},
 	{path: "compress/gzip"}, // Example_compressingReader uses httptest
+	{path: "net/http"},
 	{
 		path: "net",
 		dirs: []string{"src/testdata"}, // the sendfile tests send ../testdata/Isaac.Newton-Opticks.txt

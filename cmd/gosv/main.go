@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"gosv/boot/appimage"
@@ -133,7 +134,9 @@ archive for the kernel's initrd. It holds
 
 -cmdline words follow the kernel command line's quoting: spaces separate
 words, double quotes group them, and \" and \\ are escapes inside quotes.
-The archive is deterministic: the same inputs give the same bytes.
+The archive is deterministic: the same inputs give the same bytes. Files
+keep their modification times; SOURCE_DATE_EPOCH (seconds) caps them, as
+reproducible builds expect.
 
 Example:
 
@@ -204,13 +207,30 @@ func runBuild(args []string, stderr io.Writer) error {
 	if err != nil {
 		return &usageError{"build", "-cmdline: " + err.Error()}
 	}
+	epoch, err := sourceDateEpoch(os.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		return err
+	}
 	data, err := appimage.Build(appimage.Options{
-		Program: pos[0], Name: c.name, Files: c.files, Dirs: c.dirs, Args: argv,
+		Program: pos[0], Name: c.name, Files: c.files, Dirs: c.dirs, Args: argv, SourceDateEpoch: epoch,
 	})
 	if err != nil {
 		return err
 	}
 	return writeFile(c.out, data)
+}
+
+// sourceDateEpoch parses $SOURCE_DATE_EPOCH (reproducible-builds.org):
+// unset means no cap on file times.
+func sourceDateEpoch(v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want a positive number of seconds since 1970", v)
+	}
+	return n, nil
 }
 
 // writeFile replaces the output atomically.
