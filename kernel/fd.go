@@ -45,9 +45,9 @@ type fdEntry struct {
 	kind    fdKind
 	flags   uint32 // O_NONBLOCK etc.
 	cloexec bool
-	counter uint64 // eventfd
-	epoll   int32  // index into epolls
-	handle  int32  // fdServer
+	efd     int32 // index into eventfds
+	epoll   int32 // index into epolls
+	handle  int32 // fdServer
 	// epollPending has bit k set when something happened on the fd
 	// since epoll set k last reported it (edge-triggered items report
 	// only then, as Go's netpoller expects: an always-writable fd would
@@ -188,8 +188,49 @@ type epollItem struct {
 	data   uint64
 }
 
+// An eventfd's counter belongs to the open file, which every dup of the
+// fd shares (as Linux's struct file), so it lives in a table of its own.
+type eventfdObj struct {
+	refs      int32 // fds referring to it; 0 = free
+	counter   uint64
+	semaphore bool  // EFD_SEMAPHORE: reads take 1
+	fd        int32 // an fd referring to it: with refs 1, the only one
+}
+
+const maxEventfds = 64
+
+var eventfds [maxEventfds]eventfdObj
+
+// newEventfd claims a free eventfd object (fdLock held), or -1.
+func newEventfd(counter uint64, semaphore bool, fd int32) int32 {
+	for k := range eventfds {
+		if eventfds[k].refs == 0 {
+			eventfds[k] = eventfdObj{refs: 1, counter: counter, semaphore: semaphore, fd: fd}
+			return int32(k)
+		}
+	}
+	return -1
+}
+
+// notifyEventfd tells epoll and poll waiters that eventfd object k
+// changed, through every fd that refers to it (fdLock held).
+func (p *process) notifyEventfd(k int32) {
+	o := &eventfds[k]
+	if e := &p.fds[o.fd]; o.refs == 1 && e.kind == fdEventfd && e.efd == k {
+		p.notifyFD(o.fd)
+		return
+	}
+	for fd := range p.fds {
+		if e := &p.fds[fd]; e.kind == fdEventfd && e.efd == k {
+			p.notifyFD(int32(fd))
+		}
+	}
+}
+
 type epollSet struct {
 	used bool
+	// refs counts the fds (across dup) referring to the set.
+	refs int32
 	// proc indexes procs (not a pointer: core code must not store Go
 	// pointers, see doc.go).
 	proc  uint8
@@ -236,8 +277,14 @@ func (p *process) closeFD(fd int64) (release int32, err errno) {
 			handleRings[e.handle].Store(0)
 		}
 	}
-	if e.kind == fdEpoll {
-		epolls[e.epoll].used = false
+	switch e.kind {
+	case fdEpoll:
+		ep := &epolls[e.epoll]
+		if ep.refs--; ep.refs == 0 {
+			ep.used = false
+		}
+	case fdEventfd:
+		eventfds[e.efd].refs--
 	}
 	// Drop the fd from every epoll watching it, as Linux does when the
 	// last reference goes.
@@ -291,8 +338,13 @@ func (p *process) dupFD(fd int64, min int64, exact bool, cloexec bool) (int64, i
 	}
 	p.fds[target] = *e
 	p.fds[target].cloexec = cloexec
-	if e.kind == fdServer {
+	switch e.kind {
+	case fdServer:
 		handleRefs[e.handle]++
+	case fdEpoll:
+		epolls[e.epoll].refs++
+	case fdEventfd:
+		eventfds[e.efd].refs++
 	}
 	return int64(target), release, 0
 }
@@ -305,9 +357,12 @@ func (p *process) readiness(fd int32) uint32 {
 	}
 	switch e.kind {
 	case fdEventfd:
-		r := uint32(epollOut)
-		if e.counter > 0 {
+		var r uint32
+		if c := eventfds[e.efd].counter; c > 0 {
 			r |= epollIn
+		}
+		if eventfds[e.efd].counter < eventfdMax {
+			r |= epollOut
 		}
 		return r
 	case fdConsole:

@@ -31,14 +31,25 @@ func sysRead(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		if n < 8 {
 			return errnoResult(EINVAL)
 		}
-		if e.counter == 0 {
-			return errnoResult(EAGAIN)
+		o := &eventfds[e.efd]
+		if o.counter == 0 {
+			if e.flags&oNonblock != 0 {
+				return errnoResult(EAGAIN)
+			}
+			// Wait as poll does: a write restarts the read.
+			c.sched.block(i, f, waitPoll, 0, errnoResult(EINTR), 0)
+			return sysBlocked
 		}
 		if !space.access(buf, 8, true) {
 			return errnoResult(EFAULT)
 		}
-		*(*uint64)(ptrAt(buf)) = e.counter
-		e.counter = 0
+		v := o.counter
+		if o.semaphore {
+			v = 1
+		}
+		*(*uint64)(ptrAt(buf)) = v
+		o.counter -= v
+		procOf(t).notifyEventfd(e.efd) // room for blocked writers
 		return 8
 	}
 	return errnoResult(EINVAL)
@@ -48,10 +59,13 @@ func sysWrite(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	if r, ok := serveIfServerFD(c, t, i, f); ok {
 		return r
 	}
-	return writeFD(procOf(t), int64(f.RDI), uintptr(f.RSI), uintptr(f.RDX))
+	return writeFD(c, i, f, procOf(t), int64(f.RDI), uintptr(f.RSI), uintptr(f.RDX), true)
 }
 
-func writeFD(p *process, fd int64, buf, n uintptr) int64 {
+// writeFD writes to a core fd. A blocking eventfd write without room
+// blocks thread i (restarted by the read that makes room) if mayBlock,
+// else says EAGAIN.
+func writeFD(c *cpuLocal, i int32, f *Frame, p *process, fd int64, buf, n uintptr, mayBlock bool) int64 {
 	fdLock.lock()
 	e, ok := p.getFD(fd)
 	if !ok {
@@ -79,11 +93,17 @@ func writeFD(p *process, fd int64, buf, n uintptr) int64 {
 		if v == ^uint64(0) {
 			return errnoResult(EINVAL)
 		}
-		if e.counter+v < e.counter || e.counter+v == ^uint64(0) {
-			return errnoResult(EAGAIN)
+		o := &eventfds[e.efd]
+		if v > eventfdMax-o.counter {
+			if e.flags&oNonblock != 0 || !mayBlock {
+				return errnoResult(EAGAIN)
+			}
+			// A blocking write waits for a read to make room.
+			c.sched.block(i, f, waitPoll, 0, errnoResult(EINTR), 0)
+			return sysBlocked
 		}
-		e.counter += v
-		p.notifyFD(int32(fd))
+		o.counter += v
+		p.notifyEventfd(e.efd)
 		return 8
 	}
 	fdLock.unlock()
@@ -116,7 +136,7 @@ func sysWritev(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		if n == 0 {
 			continue
 		}
-		r := writeFD(procOf(t), int64(f.RDI), base, n)
+		r := writeFD(c, i, f, procOf(t), int64(f.RDI), base, n, total == 0)
 		if r < 0 {
 			if total > 0 {
 				return total
@@ -278,16 +298,31 @@ func sysFcntl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 func sysEventfd2(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	fdLock.lock()
 	defer fdLock.unlock()
+	if f.RSI&^(efdSemaphore|oNonblock|oCloexec) != 0 {
+		return errnoResult(EINVAL)
+	}
 	p := procOf(t)
 	fd := p.allocFD(fdEventfd)
 	if fd < 0 {
 		return errnoResult(EMFILE)
 	}
-	p.fds[fd].counter = uint64(uint32(f.RDI))
+	k := newEventfd(uint64(uint32(f.RDI)), f.RSI&efdSemaphore != 0, int32(fd))
+	if k < 0 {
+		p.fds[fd] = fdEntry{}
+		return errnoResult(EMFILE)
+	}
+	p.fds[fd].efd = k
 	p.fds[fd].flags = uint32(f.RSI) & oNonblock
 	p.fds[fd].cloexec = f.RSI&oCloexec != 0
 	return int64(fd)
 }
+
+const (
+	efdSemaphore = 1
+	// eventfdMax is the largest counter value (a write that would pass
+	// it blocks or fails with EAGAIN).
+	eventfdMax = ^uint64(0) - 1
+)
 
 func sysEpollCreate1(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	fdLock.lock()
@@ -307,7 +342,7 @@ func sysEpollCreate1(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	if fd < 0 {
 		return errnoResult(EMFILE)
 	}
-	epolls[set] = epollSet{used: true, proc: t.proc}
+	epolls[set] = epollSet{used: true, refs: 1, proc: t.proc}
 	p.fds[fd].epoll = int32(set)
 	p.fds[fd].cloexec = f.RDI&oCloexec != 0
 	return int64(fd)

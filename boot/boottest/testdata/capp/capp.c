@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +24,53 @@ static void *worker(void *arg) {
 		pthread_mutex_unlock(&mu);
 	}
 	return arg;
+}
+
+static int efd_blocking;
+static void *efd_writer(void *arg) {
+	usleep(50000); /* let main block in read first */
+	uint64_t v = 5;
+	write(efd_blocking, &v, 8);
+	return arg;
+}
+
+/* eventfd and epoll files as Linux has them: one counter behind every
+ * dup, EFD_SEMAPHORE, a blocking read woken by a write, an epoll set
+ * that lives while any dup of it is open. */
+static void eventfds(void) {
+	uint64_t v = 0;
+	int e = eventfd(3, EFD_SEMAPHORE);
+	int e2 = dup(e);
+	read(e2, &v, 8);
+	printf("eventfd semaphore read: %llu\n", (unsigned long long)v);
+	v = 4;
+	write(e, &v, 8);
+	read(e2, &v, 8);
+	printf("eventfd shared by dup: %llu\n", (unsigned long long)v);
+
+	efd_blocking = eventfd(0, 0);
+	pthread_t w;
+	pthread_create(&w, 0, efd_writer, 0);
+	v = 0;
+	int n = read(efd_blocking, &v, 8);
+	pthread_join(w, 0);
+	printf("eventfd blocking read: %d %llu\n", n, (unsigned long long)v);
+
+	int ep = epoll_create1(0);
+	int ep2 = dup(ep);
+	close(ep);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 42}, out = {0};
+	int added = epoll_ctl(ep2, EPOLL_CTL_ADD, e2, &ev);
+	n = epoll_wait(ep2, &out, 1, 1000);
+	printf("epoll through a dup: %d %d %llu\n", added, n, (unsigned long long)out.data.u64);
+
+	errno = 0;
+	int bad = eventfd(0, 0x40);
+	printf("eventfd bad flags: %d %d\n", bad, errno == EINVAL);
+	close(e);
+	close(e2);
+	close(ep2);
+	close(efd_blocking);
 }
 
 static volatile sig_atomic_t got;
@@ -52,6 +102,8 @@ int main(int argc, char **argv) {
 	printf("file: %d bytes, size %ld, regular %d: %s", n, (long)st.st_size, S_ISREG(st.st_mode), buf);
 	unlink(path);
 	printf("unlinked: %d\n", access(path, F_OK) != 0 && errno == ENOENT);
+
+	eventfds();
 
 	char *m = malloc(1 << 20);
 	memset(m, 7, 1 << 20);
