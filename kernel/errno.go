@@ -35,3 +35,6 @@ const (
 // EOPNOTSUPP: an operation the file does not support (passing a file
 // the core serves itself over a socket).
 const EOPNOTSUPP errno = 95
+
+// EPIPE: a write to a pipe or socket nobody reads (it raises SIGPIPE).
+const EPIPE errno = 32

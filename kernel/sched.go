@@ -369,6 +369,7 @@ func applyWake(t *thread, f *Frame) {
 		return
 	}
 	f.RAX = uint64(t.wakeResult)
+	raiseSIGPIPE(t, f, t.syscallNr, t.wakeResult)
 }
 
 func (s *scheduler) addSleeper(i int32) {

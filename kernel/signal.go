@@ -133,6 +133,32 @@ func deliverPending(t *thread, ctx *Context) {
 	}
 }
 
+// raiseSIGPIPE sends SIGPIPE to the application thread t whose write to
+// a pipe or socket nobody reads any more failed with EPIPE (result), as
+// Linux does; send, sendto, sendmsg and sendmmsg with MSG_NOSIGNAL do
+// not. Go ignores it for fds other than 1 and 2; C programs that do not
+// handle or ignore it die, as on Linux.
+func raiseSIGPIPE(t *thread, f *Frame, nr uint64, result int64) {
+	if result != -int64(EPIPE) || t.proc != procApp {
+		return
+	}
+	const msgNosignal = 0x4000
+	switch nr {
+	case 1, 18, 20, 40, 275, 278, 296: // write, pwrite64, writev, sendfile, splice, vmsplice, pwritev
+	case 44, 307: // sendto(fd, buf, len, flags, ...), sendmmsg(fd, vec, n, flags)
+		if f.R10&msgNosignal != 0 {
+			return
+		}
+	case 46: // sendmsg(fd, msg, flags)
+		if f.RDX&msgNosignal != 0 {
+			return
+		}
+	default:
+		return
+	}
+	t.sigPending.Or(1 << (sigPIPE - 1))
+}
+
 // deliverFault delivers a synchronous signal for a CPU exception. It
 // reports false when the thread has no handler (or the signal is
 // blocked), so the caller reports the crash.

@@ -215,6 +215,7 @@ func doSyscall(c *cpuLocal, t *thread, f *Frame) {
 	r := e.fn(c, t, c.sched.current, f)
 	if r != sysBlocked {
 		f.RAX = uint64(r)
+		raiseSIGPIPE(t, f, nr, r)
 	}
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,6 +74,35 @@ static void eventfds(void) {
 	close(efd_blocking);
 }
 
+static volatile sig_atomic_t pipes;
+static void on_pipe(int s) { pipes++; (void)s; }
+
+/* A write nobody can read raises SIGPIPE and fails with EPIPE; send
+ * with MSG_NOSIGNAL only fails. */
+static void sigpipe(void) {
+	struct sigaction sa = {0};
+	sa.sa_handler = on_pipe;
+	sigaction(SIGPIPE, &sa, 0);
+	int p[2];
+	pipe(p);
+	close(p[0]);
+	errno = 0;
+	int n = write(p[1], "x", 1);
+	printf("sigpipe: pipe write %d epipe %d signals %d\n", n, errno == EPIPE, (int)pipes);
+	close(p[1]);
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	close(sv[1]);
+	errno = 0;
+	n = send(sv[0], "x", 1, MSG_NOSIGNAL);
+	printf("sigpipe: send MSG_NOSIGNAL %d epipe %d signals %d\n", n, errno == EPIPE, (int)pipes);
+	errno = 0;
+	n = send(sv[0], "x", 1, 0);
+	printf("sigpipe: send %d epipe %d signals %d\n", n, errno == EPIPE, (int)pipes);
+	close(sv[0]);
+	signal(SIGPIPE, SIG_DFL);
+}
+
 static volatile sig_atomic_t got;
 static void on_usr1(int s) { got = s; }
 
@@ -104,6 +134,7 @@ int main(int argc, char **argv) {
 	printf("unlinked: %d\n", access(path, F_OK) != 0 && errno == ENOENT);
 
 	eventfds();
+	sigpipe();
 
 	char *m = malloc(1 << 20);
 	memset(m, 7, 1 << 20);
