@@ -84,6 +84,72 @@ func getRlimit(res int, out uintptr) int64 {
 	return 0
 }
 
+// prctl options (include/uapi/linux/prctl.h) gosv answers; the rest are
+// EINVAL, as Linux answers options it does not know.
+const (
+	prSetPdeathsig = 1
+	prGetPdeathsig = 2
+	prGetDumpable  = 3
+	prSetDumpable  = 4
+	prGetKeepCaps  = 7
+	prSetKeepCaps  = 8
+)
+
+// prctlState is what prctl sets. gosv keeps one per process: it has one
+// set of credentials, so a per-thread keep-caps flag would mean nothing.
+type prctlState struct {
+	pdeathSig uint8
+	// notDumpable is the inverse of SUID_DUMP_USER, so that the zero
+	// value is Linux's default (dumpable).
+	notDumpable bool
+	keepCaps    bool
+}
+
+// prctl applies option op to s; out is where PR_GET_PDEATHSIG stores
+// the signal (nil when the address is bad).
+func (s *prctlState) prctl(op, arg2 uint64, out *int32) int64 {
+	switch op {
+	case prSetPdeathsig:
+		if arg2 > numSig {
+			return errnoResult(EINVAL)
+		}
+		// Stored for PR_GET_PDEATHSIG: the application's parent is
+		// the kernel, which never exits before it.
+		s.pdeathSig = uint8(arg2)
+	case prGetPdeathsig:
+		if out == nil {
+			return errnoResult(EFAULT)
+		}
+		*out = int32(s.pdeathSig)
+	case prGetDumpable:
+		if s.notDumpable {
+			return 0
+		}
+		return 1
+	case prSetDumpable:
+		if arg2 > 1 { // SUID_DUMP_ROOT (2) is not settable either
+			return errnoResult(EINVAL)
+		}
+		s.notDumpable = arg2 == 0
+	case prGetKeepCaps:
+		if s.keepCaps {
+			return 1
+		}
+	case prSetKeepCaps:
+		if arg2 > 1 {
+			return errnoResult(EINVAL)
+		}
+		s.keepCaps = arg2 == 1
+	default:
+		return errnoResult(EINVAL)
+	}
+	return 0
+}
+
 func sysPrctl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
-	return errnoResult(EINVAL)
+	var out *int32
+	if f.RDI == prGetPdeathsig && space.access(uintptr(f.RSI), 4, true) {
+		out = (*int32)(ptrAt(uintptr(f.RSI)))
+	}
+	return procOf(t).prctl.prctl(f.RDI, f.RSI, out)
 }
