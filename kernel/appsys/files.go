@@ -33,7 +33,10 @@ const (
 	atFDCWD           = -100
 	atSymlinkNofollow = 0x100
 	atRemoveDir       = 0x200
+	atEaccess         = 0x200 // faccessat2's, as unlinkat's atRemoveDir
 	atEmptyPath       = 0x1000
+
+	sysFaccessat2 = 439 // not in package syscall
 )
 
 // openFile is an open file description: what a handle names, shared by
@@ -718,6 +721,9 @@ func (s *Server) readlinkat(r *kernel.Request) (int64, error) {
 }
 
 func (s *Server) access(r *kernel.Request) (int64, error) {
+	if _, err := accessFlags(r.Nr, r.Args[1], 0); err != nil {
+		return 0, err
+	}
 	p, err := pathAt(r.Args[0])
 	if err != nil {
 		return 0, err
@@ -727,6 +733,10 @@ func (s *Server) access(r *kernel.Request) (int64, error) {
 }
 
 func (s *Server) faccessat(r *kernel.Request) (int64, error) {
+	follow, err := accessFlags(r.Nr, r.Args[2], r.Args[3])
+	if err != nil {
+		return 0, err
+	}
 	p, err := pathAt(r.Args[1])
 	if err != nil {
 		return 0, err
@@ -735,8 +745,22 @@ func (s *Server) faccessat(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, err = base.Resolve(p, r.Args[3]&atSymlinkNofollow == 0)
+	_, err = base.Resolve(p, follow)
 	return 0, err
+}
+
+// accessFlags checks the mode and flags of access (nr) and says whether
+// the path's last symbolic link is followed. Only faccessat2 has flags:
+// faccessat's fourth register is whatever the caller left there.
+func accessFlags(nr, mode, flags uint64) (follow bool, err error) {
+	const okModes = 7 // R_OK|W_OK|X_OK; F_OK is 0
+	if nr != sysFaccessat2 {
+		flags = 0
+	}
+	if mode&^okModes != 0 || flags&^(atEaccess|atSymlinkNofollow|atEmptyPath) != 0 {
+		return false, syscall.EINVAL
+	}
+	return flags&atSymlinkNofollow == 0, nil
 }
 
 // --- the working directory ---

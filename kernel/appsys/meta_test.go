@@ -79,3 +79,28 @@ func TestChownNode(t *testing.T) {
 		t.Errorf("chmod on a read-only node: %v, want EROFS", err)
 	}
 }
+
+func TestAccessFlags(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		nr, mode, flags uint64
+		follow          bool
+		err             error
+	}{
+		{"access", syscall.SYS_ACCESS, 4, 0, true, nil},
+		{"access bad mode", syscall.SYS_ACCESS, 8, 0, false, syscall.EINVAL},
+		{"faccessat ignores the fourth register", syscall.SYS_FACCESSAT, 4, 0xdead, true, nil},
+		{"faccessat2", sysFaccessat2, 0, 0, true, nil},
+		{"faccessat2 AT_EACCESS", sysFaccessat2, 4, atEaccess, true, nil},
+		{"faccessat2 no follow", sysFaccessat2, 4, atSymlinkNofollow, false, nil},
+		{"faccessat2 unknown flag", sysFaccessat2, 4, 2, false, syscall.EINVAL},
+		{"faccessat2 bad mode", sysFaccessat2, 0x10, 0, false, syscall.EINVAL},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			follow, err := accessFlags(c.nr, c.mode, c.flags)
+			if follow != c.follow || err != c.err {
+				t.Errorf("accessFlags(%d, %#x, %#x) = %v, %v; want %v, %v", c.nr, c.mode, c.flags, follow, err, c.follow, c.err)
+			}
+		})
+	}
+}
