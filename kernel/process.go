@@ -21,6 +21,7 @@ type process struct {
 	brkStart, brk uintptr
 	// started is set once the process has a thread.
 	started bool
+	prctl   prctlState
 }
 
 var procs [numProcs]process

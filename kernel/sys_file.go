@@ -9,6 +9,9 @@ const (
 	fSetFD        = 2
 	fGetFL        = 3
 	fSetFL        = 4
+	fGetLk        = 5 // record locks, served with the file
+	fSetLk        = 6
+	fSetLkw       = 7
 	fdCloexec     = 1
 	oRDWR         = 2
 )
@@ -269,7 +272,7 @@ func sysFcntl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		r := dupResult(c, t, i, f, int64(f.RDI), int64(f.RDX), false, f.RSI == fDupFDCloexec)
 		fdLock.lock()
 		return r
-	case fGetFL, fSetFL:
+	case fGetFL, fSetFL, fGetLk, fSetLk, fSetLkw:
 		if e.kind == fdServer {
 			fdLock.unlock()
 			r := forward(c, t, i, f, e.handle)

@@ -109,6 +109,7 @@ var syscallTable = [...]syscallEntry{
 	108: {"getegid", sysZero},
 	110: {"getppid", sysZero},
 	115: {"getgroups", sysZero}, // no supplementary groups
+	125: {"capget", sysCapget},
 	131: {"sigaltstack", sysSigaltstack},
 	132: {"utime", sysServe},
 	133: {"mknod", sysServe},

@@ -217,7 +217,7 @@ func init() {
 		syscall.SYS_FCHMODAT:   (*Server).fchmodat,
 		452:                    (*Server).fchmodat, // fchmodat2
 		syscall.SYS_FACCESSAT:  (*Server).faccessat,
-		439:                    (*Server).faccessat, // faccessat2
+		sysFaccessat2:          (*Server).faccessat,
 		syscall.SYS_UTIMENSAT:  (*Server).utimensat,
 		syscall.SYS_PIPE2:      (*Server).pipe2,
 		syscall.SYS_PREADV:     (*Server).preadv,

@@ -1,6 +1,7 @@
 package appsys
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"path"
@@ -33,7 +34,10 @@ const (
 	atFDCWD           = -100
 	atSymlinkNofollow = 0x100
 	atRemoveDir       = 0x200
+	atEaccess         = 0x200 // faccessat2's, as unlinkat's atRemoveDir
 	atEmptyPath       = 0x1000
+
+	sysFaccessat2 = 439 // not in package syscall
 )
 
 // openFile is an open file description: what a handle names, shared by
@@ -718,6 +722,9 @@ func (s *Server) readlinkat(r *kernel.Request) (int64, error) {
 }
 
 func (s *Server) access(r *kernel.Request) (int64, error) {
+	if _, err := accessFlags(r.Nr, r.Args[1], 0); err != nil {
+		return 0, err
+	}
 	p, err := pathAt(r.Args[0])
 	if err != nil {
 		return 0, err
@@ -727,6 +734,10 @@ func (s *Server) access(r *kernel.Request) (int64, error) {
 }
 
 func (s *Server) faccessat(r *kernel.Request) (int64, error) {
+	follow, err := accessFlags(r.Nr, r.Args[2], r.Args[3])
+	if err != nil {
+		return 0, err
+	}
 	p, err := pathAt(r.Args[1])
 	if err != nil {
 		return 0, err
@@ -735,8 +746,22 @@ func (s *Server) faccessat(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, err = base.Resolve(p, r.Args[3]&atSymlinkNofollow == 0)
+	_, err = base.Resolve(p, follow)
 	return 0, err
+}
+
+// accessFlags checks the mode and flags of access (nr) and says whether
+// the path's last symbolic link is followed. Only faccessat2 has flags:
+// faccessat's fourth register is whatever the caller left there.
+func accessFlags(nr, mode, flags uint64) (follow bool, err error) {
+	const okModes = 7 // R_OK|W_OK|X_OK; F_OK is 0
+	if nr != sysFaccessat2 {
+		flags = 0
+	}
+	if mode&^okModes != 0 || flags&^(atEaccess|atSymlinkNofollow|atEmptyPath) != 0 {
+		return false, syscall.EINVAL
+	}
+	return flags&atSymlinkNofollow == 0, nil
 }
 
 // --- the working directory ---
@@ -1037,6 +1062,9 @@ const (
 	fionbio    = 0x5421
 	fGetFL     = 3
 	fSetFL     = 4
+	fGetLk     = 5
+	fSetLk     = 6
+	fSetLkw    = 7
 )
 
 func (s *Server) ioctl(r *kernel.Request) (int64, error) {
@@ -1089,6 +1117,57 @@ func (s *Server) fcntl(r *kernel.Request) (int64, error) {
 			f.sock.SetNonblock(f.flags&oNonblock != 0)
 		}
 		return 0, nil
+	case fGetLk, fSetLk, fSetLkw:
+		lk, err := bytesAt(r.Args[2], flockSize)
+		if err != nil {
+			return 0, err
+		}
+		return 0, recordLock(f.flags, r.Args[1], (*[flockSize]byte)(lk))
 	}
 	return 0, syscall.EINVAL
+}
+
+// struct flock on x86-64: l_type and l_whence (int16), l_start and
+// l_len (int64), l_pid (int32).
+const (
+	flockSize   = 32
+	flockWhence = 2
+	flockStart  = 8
+	flockLen    = 16
+)
+
+// recordLock serves the POSIX record-lock commands of fcntl on a file
+// opened with flags. The application is the only process, and a
+// process's own record locks never conflict with one another: every
+// lock is granted at once and F_GETLK finds nothing in the way. What
+// remains are Linux's checks of the request.
+func recordLock(flags int, cmd uint64, lk *[flockSize]byte) error {
+	typ := int16(binary.LittleEndian.Uint16(lk[0:]))
+	whence := int16(binary.LittleEndian.Uint16(lk[flockWhence:]))
+	start := int64(binary.LittleEndian.Uint64(lk[flockStart:]))
+	length := int64(binary.LittleEndian.Uint64(lk[flockLen:]))
+	switch typ {
+	case syscall.F_RDLCK, syscall.F_WRLCK:
+	case syscall.F_UNLCK:
+		if cmd == fGetLk {
+			return syscall.EINVAL
+		}
+	default:
+		return syscall.EINVAL
+	}
+	switch {
+	case whence < 0 || whence > 2:
+		return syscall.EINVAL
+	case whence == 0 && start < 0, length < 0 && start+length < 0:
+		return syscall.EINVAL // the range starts before the file
+	}
+	if cmd == fGetLk {
+		binary.LittleEndian.PutUint16(lk[0:], syscall.F_UNLCK)
+		return nil
+	}
+	acc := flags & oAccMode
+	if typ == syscall.F_RDLCK && acc == oWronly || typ == syscall.F_WRLCK && acc == oRdonly || flags&oPath != 0 {
+		return syscall.EBADF
+	}
+	return nil
 }

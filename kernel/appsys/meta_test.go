@@ -1,6 +1,7 @@
 package appsys
 
 import (
+	"encoding/binary"
 	"fmt"
 	"syscall"
 	"testing"
@@ -77,5 +78,71 @@ func TestChownNode(t *testing.T) {
 	}
 	if err := chmodNode(struct{ vfs.Node }{n}, 0o700); err != syscall.EROFS {
 		t.Errorf("chmod on a read-only node: %v, want EROFS", err)
+	}
+}
+
+func TestAccessFlags(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		nr, mode, flags uint64
+		follow          bool
+		err             error
+	}{
+		{"access", syscall.SYS_ACCESS, 4, 0, true, nil},
+		{"access bad mode", syscall.SYS_ACCESS, 8, 0, false, syscall.EINVAL},
+		{"faccessat ignores the fourth register", syscall.SYS_FACCESSAT, 4, 0xdead, true, nil},
+		{"faccessat2", sysFaccessat2, 0, 0, true, nil},
+		{"faccessat2 AT_EACCESS", sysFaccessat2, 4, atEaccess, true, nil},
+		{"faccessat2 no follow", sysFaccessat2, 4, atSymlinkNofollow, false, nil},
+		{"faccessat2 unknown flag", sysFaccessat2, 4, 2, false, syscall.EINVAL},
+		{"faccessat2 bad mode", sysFaccessat2, 0x10, 0, false, syscall.EINVAL},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			follow, err := accessFlags(c.nr, c.mode, c.flags)
+			if follow != c.follow || err != c.err {
+				t.Errorf("accessFlags(%d, %#x, %#x) = %v, %v; want %v, %v", c.nr, c.mode, c.flags, follow, err, c.follow, c.err)
+			}
+		})
+	}
+}
+
+func TestRecordLock(t *testing.T) {
+	lock := func(typ, whence int16, start, length int64) *[flockSize]byte {
+		var b [flockSize]byte
+		binary.LittleEndian.PutUint16(b[0:], uint16(typ))
+		binary.LittleEndian.PutUint16(b[flockWhence:], uint16(whence))
+		binary.LittleEndian.PutUint64(b[flockStart:], uint64(start))
+		binary.LittleEndian.PutUint64(b[flockLen:], uint64(length))
+		return &b
+	}
+	for _, c := range []struct {
+		name     string
+		flags    int
+		cmd      uint64
+		lk       *[flockSize]byte
+		err      error
+		wantType int16 // l_type afterwards
+	}{
+		{"write lock", oRdwr, fSetLk, lock(syscall.F_WRLCK, 0, 0, 10), nil, syscall.F_WRLCK},
+		{"read lock, waiting", oRdonly, fSetLkw, lock(syscall.F_RDLCK, 1, -5, 0), nil, syscall.F_RDLCK},
+		{"unlock", oRdonly, fSetLk, lock(syscall.F_UNLCK, 0, 0, 0), nil, syscall.F_UNLCK},
+		{"write lock on a read-only file", oRdonly, fSetLk, lock(syscall.F_WRLCK, 0, 0, 0), syscall.EBADF, syscall.F_WRLCK},
+		{"read lock on a write-only file", oWronly, fSetLk, lock(syscall.F_RDLCK, 0, 0, 0), syscall.EBADF, syscall.F_RDLCK},
+		{"O_PATH", oPath, fSetLk, lock(syscall.F_RDLCK, 0, 0, 0), syscall.EBADF, syscall.F_RDLCK},
+		{"bad type", oRdwr, fSetLk, lock(7, 0, 0, 0), syscall.EINVAL, 7},
+		{"bad whence", oRdwr, fSetLk, lock(syscall.F_WRLCK, 3, 0, 0), syscall.EINVAL, syscall.F_WRLCK},
+		{"before the file", oRdwr, fSetLk, lock(syscall.F_WRLCK, 0, -1, 0), syscall.EINVAL, syscall.F_WRLCK},
+		{"ends before the file", oRdwr, fSetLk, lock(syscall.F_WRLCK, 0, 4, -5), syscall.EINVAL, syscall.F_WRLCK},
+		{"nothing in the way", oRdonly, fGetLk, lock(syscall.F_WRLCK, 0, 0, 0), nil, syscall.F_UNLCK},
+		{"F_GETLK of F_UNLCK", oRdwr, fGetLk, lock(syscall.F_UNLCK, 0, 0, 0), syscall.EINVAL, syscall.F_UNLCK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := recordLock(c.flags, c.cmd, c.lk); err != c.err {
+				t.Errorf("error %v, want %v", err, c.err)
+			}
+			if got := int16(binary.LittleEndian.Uint16(c.lk[0:])); got != c.wantType {
+				t.Errorf("l_type afterwards %d, want %d", got, c.wantType)
+			}
+		})
 	}
 }

@@ -211,6 +211,9 @@ func TestPassFiles(t *testing.T) {
 					t.Errorf("fd %d close-on-exec %v, want %v", fd, fds.cloexec[fd], c.cloexec)
 				}
 			}
+			if echo := in.flags()&syscall.MSG_CMSG_CLOEXEC != 0; echo != (c.flags&syscall.MSG_CMSG_CLOEXEC != 0) {
+				t.Errorf("msg_flags %#x: MSG_CMSG_CLOEXEC %v, want it as in the call's flags %#x", in.flags(), echo, c.flags)
+			}
 			if ctrunc := in.flags()&syscall.MSG_CTRUNC != 0; ctrunc != c.ctrunc {
 				t.Errorf("MSG_CTRUNC %v, want %v", ctrunc, c.ctrunc)
 			}

@@ -402,6 +402,9 @@ func (s *Server) recvOne(sk *sockets.Socket, hdr uint64, flags int) (int64, erro
 		}
 	}
 	used, ctrunc := s.controlOut(sk, hdr, rights, flags&syscall.MSG_CMSG_CLOEXEC != 0)
+	// Linux starts msg_flags from the call's MSG_CMSG_CLOEXEC, and
+	// programs see it there (Go's syscall TestSCMCredentials checks).
+	outFlags |= flags & syscall.MSG_CMSG_CLOEXEC
 	if ctrunc {
 		outFlags |= syscall.MSG_CTRUNC
 	}
