@@ -89,3 +89,36 @@ func TestCapget(t *testing.T) {
 		})
 	}
 }
+
+func TestProcessCPU(t *testing.T) {
+	resetThreads(t)
+	high := threadsHigh.Load()
+	threadsHigh.Store(maxThreads)
+	t.Cleanup(func() { threadsHigh.Store(high) })
+	const now = 1000
+	for n, c := range []struct {
+		state     threadState
+		proc      uint8
+		cpu, last int64
+	}{
+		{threadRunning, procApp, 100, 900}, // 100 + its current 100
+		{threadBlocked, procApp, 30, 0},
+		{threadRunnable, procApp, 7, 500},
+		{threadExiting, procApp, 1000, 0}, // gone
+		{threadIdle, procApp, 1000, 0},
+		{threadBlocked, procKernel, 50, 0}, // another process
+	} {
+		th := &threads[schedSlot(n)]
+		th.state.Store(c.state)
+		th.proc, th.cpuNanos, th.lastRun = c.proc, c.cpu, c.last
+	}
+	if got, want := processCPU(procApp, now), int64(200+30+7); got != want {
+		t.Errorf("processCPU(app) = %d, want %d", got, want)
+	}
+	if got, want := processCPU(procKernel, now), int64(50); got != want {
+		t.Errorf("processCPU(kernel) = %d, want %d", got, want)
+	}
+	if got := threadCPU(&threads[schedSlot(0)], now); got != 200 {
+		t.Errorf("threadCPU of a running thread = %d, want 200", got)
+	}
+}

@@ -124,3 +124,61 @@ func sleepUntil(c *cpuLocal, i int32, f *Frame, deadline int64) int64 {
 	c.sched.block(i, f, waitSleep, deadline, 0, 0)
 	return sysBlocked
 }
+
+// getrusage's who.
+const (
+	rusageSelf     = 0
+	rusageChildren = -1
+	rusageThread   = 1
+)
+
+// threadCPU is t's CPU time until now: what it has run, and its current
+// run if it is on a CPU.
+func threadCPU(t *thread, now int64) int64 {
+	if t.state.Load() == threadRunning {
+		return t.cpuNanos + now - t.lastRun
+	}
+	return t.cpuNanos
+}
+
+// processCPU is the CPU time of process proc's live threads (the time
+// of threads that have exited is not kept).
+func processCPU(proc uint8, now int64) int64 {
+	var sum int64
+	for k := range threads[:threadsHigh.Load()] {
+		t := &threads[k]
+		switch t.state.Load() {
+		case threadFree, threadIdle, threadExiting:
+			continue
+		}
+		if t.proc == proc {
+			sum += threadCPU(t, now)
+		}
+	}
+	return sum
+}
+
+// sysGetrusage reports CPU time as user time: gosv does not tell the
+// application's time in its system calls apart. The other fields (page
+// faults, context switches, memory) are zero.
+func sysGetrusage(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	const size = 144 // struct rusage: two timevals, fourteen longs
+	out := uintptr(f.RSI)
+	var ns int64
+	switch int32(f.RDI) {
+	case rusageSelf:
+		ns = processCPU(t.proc, nanotime())
+	case rusageThread:
+		ns = threadCPU(t, nanotime())
+	case rusageChildren: // there are none
+	default:
+		return errnoResult(EINVAL)
+	}
+	if !space.access(out, size, true) {
+		return errnoResult(EFAULT)
+	}
+	clear((*[size]byte)(ptrAt(out))[:])
+	*(*int64)(ptrAt(out)) = ns / 1e9
+	*(*int64)(ptrAt(out + 8)) = ns % 1e9 / 1000
+	return 0
+}

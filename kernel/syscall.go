@@ -102,6 +102,7 @@ var syscallTable = [...]syscallEntry{
 	95:  {"umask", sysServe},
 	96:  {"gettimeofday", sysGettimeofday},
 	97:  {"getrlimit", sysGetrlimit},
+	98:  {"getrusage", sysGetrusage},
 	99:  {"sysinfo", sysSysinfo},
 	102: {"getuid", sysZero},
 	104: {"getgid", sysZero},

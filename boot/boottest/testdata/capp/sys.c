@@ -1,10 +1,13 @@
 /* sys: system calls beyond files for the application tests: mremap,
- * sysinfo, poll as a sleep and on stdout. Output compared with native. */
+ * sysinfo, poll as a sleep and on stdout, getrusage after burning CPU.
+ * Output compared with native. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
+#include <sys/resource.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
@@ -22,5 +25,20 @@ int main(void) {
 	printf("poll slept >= 30ms: %d\n", (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 >= 30);
 	struct pollfd pf = {1, POLLOUT, 0};
 	printf("poll stdout: %d %d\n", poll(&pf, 1, 0), pf.revents);
+	volatile unsigned long spin = 0;
+	do {
+		for (int i = 0; i < 1000000; i++) spin += i;
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	} while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 100);
+	struct rusage self, thread, children;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_THREAD, &thread);
+	getrusage(RUSAGE_CHILDREN, &children);
+	long selfus = (self.ru_utime.tv_sec + self.ru_stime.tv_sec) * 1000000 + self.ru_utime.tv_usec + self.ru_stime.tv_usec;
+	long threadus = (thread.ru_utime.tv_sec + thread.ru_stime.tv_sec) * 1000000 + thread.ru_utime.tv_usec + thread.ru_stime.tv_usec;
+	printf("getrusage: self >= 50ms %d, thread >= 50ms %d, children %ld\n", selfus >= 50000, threadus >= 50000,
+		children.ru_utime.tv_sec + children.ru_utime.tv_usec + children.ru_stime.tv_sec + children.ru_stime.tv_usec);
+	int bad = getrusage(5, &self);
+	printf("getrusage(5): %d %d\n", bad, errno == EINVAL);
 	return 0;
 }
