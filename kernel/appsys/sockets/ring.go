@@ -169,7 +169,6 @@ func (r *rings) segments(buf []byte, from, to uint32) [][]byte {
 // flushRings sends what the send ring holds, waiting for the endpoint up
 // to timeout; false if it could not.
 func (s *Socket) flushRings(timeout time.Duration) bool {
-	r := s.ring
 	e, ch := waiter.NewChannelEntry(waiter.EventOut | waiter.EventErr | waiter.EventHUp)
 	q := s.impl.queue()
 	q.EventRegister(&e)
@@ -177,11 +176,7 @@ func (s *Socket) flushRings(timeout time.Duration) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
-		r.mu.Lock()
-		s.pumpTx()
-		done := r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
-		r.mu.Unlock()
-		if done {
+		if s.sendRingOnce() {
 			return true
 		}
 		select {
@@ -192,21 +187,26 @@ func (s *Socket) flushRings(timeout time.Duration) bool {
 	}
 }
 
+// sendRingOnce pumps the send ring into the endpoint once and reports
+// whether it is empty (or will never send again).
+func (s *Socket) sendRingOnce() bool {
+	r := s.ring
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.pumpTx()
+	return r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
+}
+
 // DrainSendRing sends what the application wrote through the send ring,
 // for a call that writes to the endpoint directly (sendfile): its bytes
 // must follow those. Non-blocking, it tries once and says EAGAIN if the
 // endpoint had no room for all of them.
 func (s *Socket) DrainSendRing(nonblock bool) error {
-	r := s.ring
-	if r == nil {
+	if s.ring == nil {
 		return nil
 	}
 	if nonblock {
-		r.mu.Lock()
-		s.pumpTx()
-		done := r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
-		r.mu.Unlock()
-		if !done {
+		if !s.sendRingOnce() {
 			return syscall.EAGAIN
 		}
 		return nil
