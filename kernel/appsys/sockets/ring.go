@@ -169,6 +169,7 @@ func (r *rings) segments(buf []byte, from, to uint32) [][]byte {
 // flushRings sends what the send ring holds, waiting for the endpoint up
 // to timeout; false if it could not.
 func (s *Socket) flushRings(timeout time.Duration) bool {
+	r := s.ring
 	e, ch := waiter.NewChannelEntry(waiter.EventOut | waiter.EventErr | waiter.EventHUp)
 	q := s.impl.queue()
 	q.EventRegister(&e)
@@ -176,7 +177,11 @@ func (s *Socket) flushRings(timeout time.Duration) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
-		if s.sendRingOnce() {
+		r.mu.Lock()
+		s.pumpTx()
+		done := r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
+		r.mu.Unlock()
+		if done {
 			return true
 		}
 		select {
@@ -187,26 +192,21 @@ func (s *Socket) flushRings(timeout time.Duration) bool {
 	}
 }
 
-// sendRingOnce pumps the send ring into the endpoint once and reports
-// whether it is empty (or will never send again).
-func (s *Socket) sendRingOnce() bool {
-	r := s.ring
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s.pumpTx()
-	return r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
-}
-
 // DrainSendRing sends what the application wrote through the send ring,
 // for a call that writes to the endpoint directly (sendfile): its bytes
 // must follow those. Non-blocking, it tries once and says EAGAIN if the
 // endpoint had no room for all of them.
 func (s *Socket) DrainSendRing(nonblock bool) error {
-	if s.ring == nil {
+	r := s.ring
+	if r == nil {
 		return nil
 	}
 	if nonblock {
-		if !s.sendRingOnce() {
+		r.mu.Lock()
+		s.pumpTx()
+		done := r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
+		r.mu.Unlock()
+		if !done {
 			return syscall.EAGAIN
 		}
 		return nil
