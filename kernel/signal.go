@@ -138,6 +138,26 @@ func deliverPending(t *thread, ctx *Context) {
 // Linux does; send, sendto, sendmsg and sendmmsg with MSG_NOSIGNAL do
 // not. Go ignores it for fds other than 1 and 2; C programs that do not
 // handle or ignore it die, as on Linux.
+// interruptIfSignalled ends a wait that began while a signal was on its
+// way. signalThread interrupts a thread it finds blocked; one it finds
+// running gets an IPI, but if that thread is inside a system call on its
+// way to blocking, the IPI lands after the switch and the signal would
+// wait for some unrelated wake-up (Go's AllThreadsSyscall then waits for
+// ever). So the waiter, after publishing threadBlocked, looks at its
+// pending set: with both sides' atomics ordered, at least one of them
+// sees the other, and wake's compare-and-swap lets only one act.
+func interruptIfSignalled(i int32) {
+	t := &threads[i]
+	if t.state.Load() != threadBlocked || t.wait == waitServer || t.wait == waitServerIdle {
+		return
+	}
+	if t.sigPending.Load()&^t.sigMask == 0 {
+		return
+	}
+	cancelWait(i)
+	wake(i, -int64(EINTR))
+}
+
 func raiseSIGPIPE(t *thread, f *Frame, nr uint64, result int64) {
 	if result != -int64(EPIPE) || t.proc != procApp {
 		return

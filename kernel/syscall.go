@@ -218,7 +218,9 @@ func doSyscall(c *cpuLocal, t *thread, f *Frame) {
 	if r != sysBlocked {
 		f.RAX = uint64(r)
 		raiseSIGPIPE(t, f, nr, r)
+		return
 	}
+	interruptIfSignalled(c.sched.current)
 }
 
 // syscallTableReady reports whether the table was laid out by the linker

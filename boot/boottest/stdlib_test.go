@@ -159,7 +159,8 @@ var stdlibPackages = []stdlibPackage{
 // rest of the package checked); "include" runs everything, to see which
 // gaps the kernel has closed. Awaiting tests are skipped unless it is
 // "include". GOSV_STDLIB_SLOW=1 runs the slow tests too.
-// GOSV_STDLIB_RUN=regexp runs only the matching tests (-test.run).
+// GOSV_STDLIB_RUN=regexp runs only the matching tests (-test.run);
+// GOSV_STDLIB_VERBOSE=1 adds -test.v=true.
 func TestGoStdlibTests(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go not in PATH")
@@ -224,6 +225,9 @@ func runStdlibTests(t *testing.T, goroot string, pkg stdlibPackage, skips []skip
 	}
 	if run := os.Getenv("GOSV_STDLIB_RUN"); run != "" {
 		args = append(args, "-test.run="+run) // to look at one test
+	}
+	if os.Getenv("GOSV_STDLIB_VERBOSE") == "1" {
+		args = append(args, "-test.v=true") // names each test as it starts
 	}
 	cmdline := strings.Join(args, " ")
 	res := Boot(t, qemu.Config{Initrd: img, Cmdline: cmdline, CPUs: 2, MemoryMB: 512, Timeout: timeout + 20*time.Second})
