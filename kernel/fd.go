@@ -238,7 +238,18 @@ type epollSet struct {
 	proc  uint8
 	items [maxEpollItems]epollItem
 	n     int
+	// idleGen is readyGen as of the last collect that found nothing
+	// ready; while readyGen still has that value, nothing can be, and a
+	// non-blocking epoll_wait answers 0 without fdLock. Go's scheduler
+	// polls that way (netpoll(0)) from every CPU looking for work, and
+	// took fdLock for it against the server's readiness reports.
+	idleGen atomic.Uint64
 }
+
+// readyGen counts what can make an epoll item ready: marks of pending
+// events (every readiness report and eventfd change makes one) and
+// changes to sets. It moves under fdLock.
+var readyGen atomic.Uint64
 
 var (
 	fdLock spinLock
@@ -413,6 +424,7 @@ func epollCollect(k int32, buf uintptr, max int) int {
 func markPending(proc uint8, fd int32) {
 	if fd >= 0 && fd < maxFDs {
 		procs[proc].fds[fd].epollPending = ^uint8(0)
+		readyGen.Add(1)
 	}
 }
 

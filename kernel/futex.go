@@ -2,7 +2,10 @@ package kernel
 
 // Futexes: one address space, so a futex is identified by its virtual
 // address alone (private and shared futexes are the same thing here).
-// Waiters hang off hash buckets in FIFO order.
+// Waiters hang off hash buckets in FIFO order, each bucket with its own
+// lock: the Go runtime's threads each sleep on a futex of their own, so
+// one lock for all made unrelated wakes and sleeps on the two CPUs
+// spin against each other.
 
 const (
 	futexWait        = 0
@@ -21,19 +24,17 @@ const (
 )
 
 type futexBucket struct {
+	lock       spinLock
 	head, tail int32
 }
 
-var (
-	futexLock  spinLock
-	futexTable [futexBuckets]futexBucket
-)
+var futexTable [futexBuckets]futexBucket
 
 // initFutexTable empties the buckets (called by start64, before any
 // thread exists).
 func initFutexTable() {
 	for i := range futexTable {
-		futexTable[i] = futexBucket{noThread, noThread}
+		futexTable[i].head, futexTable[i].tail = noThread, noThread
 	}
 }
 
@@ -52,15 +53,15 @@ func futexWaitOn(c *cpuLocal, i int32, f *Frame, addr uintptr, val uint32, bitse
 	if !space.access(addr, 4, false) {
 		return -int64(EFAULT)
 	}
-	futexLock.lock()
-	defer futexLock.unlock()
+	b := futexHash(addr)
+	b.lock.lock()
+	defer b.lock.unlock()
 	if *(*uint32)(ptrAt(addr)) != val {
 		return -int64(EAGAIN)
 	}
 	t := &threads[i]
 	t.futexAddr = addr
 	t.futexBitset = bitset
-	b := futexHash(addr)
 	t.next = noThread
 	if b.tail == noThread {
 		b.head = i
@@ -74,9 +75,9 @@ func futexWaitOn(c *cpuLocal, i int32, f *Frame, addr uintptr, val uint32, bitse
 
 // futexWakeUp wakes up to n waiters on addr whose bitset matches.
 func futexWakeUp(addr uintptr, n int, bitset uint32) int {
-	futexLock.lock()
-	defer futexLock.unlock()
 	b := futexHash(addr)
+	b.lock.lock()
+	defer b.lock.unlock()
 	woken := 0
 	prev := int32(noThread)
 	for i := b.head; i != noThread && woken < n; {
@@ -111,13 +112,17 @@ func unlinkFutex(b *futexBucket, prev, i int32) {
 
 // futexCancel removes a thread from its futex queue (timeout, signal).
 func futexCancel(i int32) {
-	futexLock.lock()
-	defer futexLock.unlock()
 	t := &threads[i]
-	if t.futexAddr == 0 {
+	addr := t.futexAddr
+	if addr == 0 {
 		return
 	}
-	b := futexHash(t.futexAddr)
+	b := futexHash(addr)
+	b.lock.lock()
+	defer b.lock.unlock()
+	if t.futexAddr != addr {
+		return // woken meanwhile (futexAddr only changes under b.lock)
+	}
 	prev := int32(noThread)
 	for j := b.head; j != noThread; j = threads[j].next {
 		if j == i {

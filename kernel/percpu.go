@@ -57,6 +57,13 @@ type cpuLocal struct {
 	// (lapicSetDest), once icrDestValid.
 	icrDest      uint32
 	icrDestValid bool
+	// wakeIPIs has a bit per CPU (by id) this one owes a wake-up IPI,
+	// sent as its trap ends (sendWakeIPIs) rather than where the wake
+	// happened: wakes happen under the core's spinlocks, and an APIC
+	// write is a VM exit that under TCG waits for QEMU's big lock, so
+	// sending it there made the other CPU spin on the lock meanwhile.
+	// Several wakes to one CPU in one trap also share one IPI.
+	wakeIPIs uint64
 	// tlbSeen is the TLB epoch this CPU has flushed for (see
 	// tlbshootdown.go).
 	tlbSeen atomic.Uint64

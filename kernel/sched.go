@@ -241,9 +241,20 @@ func pushInbox(target *cpuLocal, i int32) {
 		}
 	}
 	// The IPI makes the owner trap and drain its inbox now rather than
-	// at its next timer tick (or never, if it is halted).
-	thisCPU().ipis++
-	sendIPI(target.apicID, vecWakeup)
+	// at its next timer tick (or never, if it is halted); it goes out
+	// as this trap ends.
+	thisCPU().wakeIPIs |= 1 << target.id
+}
+
+// sendWakeIPIs sends the wake-up IPIs this CPU's trap owes (see
+// cpuLocal.wakeIPIs). It runs last in finishTrap, after every lock
+// the trap took is released.
+func sendWakeIPIs(c *cpuLocal) {
+	for m := c.wakeIPIs; m != 0; m &= m - 1 {
+		c.ipis++
+		sendIPI(cpus[bits.TrailingZeros64(m)].apicID, vecWakeup)
+	}
+	c.wakeIPIs = 0
 }
 
 // balance gives queued threads to idle CPUs. Threads only move while
@@ -437,6 +448,9 @@ func (s *scheduler) finishTrap(c *cpuLocal, ctx *Context) {
 		deliverPending(t, ctx)
 	}
 	s.armTimer(c)
+	if c.wakeIPIs != 0 {
+		sendWakeIPIs(c)
+	}
 }
 
 // switchThreads saves the running thread into its slot and loads the

@@ -370,6 +370,7 @@ func sysEpollCtl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		return errnoResult(EPERM)
 	}
 	ep := &epolls[e.epoll]
+	readyGen.Add(1) // whatever the change, the set's last idle collect is stale
 	idx := -1
 	for k := 0; k < ep.n; k++ {
 		if ep.items[k].fd == target {
@@ -449,6 +450,9 @@ func sysEpollPwait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 }
 
 func epollWait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if int32(f.R10) == 0 && epollIdle(procOf(t), int64(f.RDI), int(int32(f.RDX))) {
+		return 0
+	}
 	fdLock.lock()
 	defer fdLock.unlock()
 	e, ok := procOf(t).getFD(int64(f.RDI))
@@ -465,9 +469,14 @@ func epollWait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	if !space.access(buf, uintptr(max)*12, true) {
 		return errnoResult(EFAULT)
 	}
+	gen := readyGen.Load()
 	if n := epollCollect(e.epoll, buf, max); n > 0 || timeout == 0 {
+		if n == 0 {
+			epolls[e.epoll].idleGen.Store(gen)
+		}
 		return int64(n)
 	}
+	epolls[e.epoll].idleGen.Store(gen)
 	var deadline int64
 	if timeout > 0 {
 		deadline = nanotime() + timeout*1e6
@@ -475,6 +484,22 @@ func epollWait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	t.epollFD = int32(f.RDI)
 	c.sched.block(i, f, waitEpoll, deadline, 0, 0)
 	return sysBlocked
+}
+
+// epollIdle reports, without fdLock, that epoll fd has nothing ready
+// (epollSet.idleGen). It reads the fd table unlocked: an fd closed
+// meanwhile answers "idle", as a poll just before the close would
+// have. Bad arguments are left to the locked path to report.
+func epollIdle(p *process, fd int64, max int) bool {
+	if fd < 0 || fd >= maxFDs || max <= 0 || max > 1<<16 {
+		return false
+	}
+	e := &p.fds[fd]
+	if e.kind != fdEpoll {
+		return false
+	}
+	ep := &epolls[e.epoll]
+	return ep.used && ep.idleGen.Load() == readyGen.Load()
 }
 
 // Linux's struct stat on x86-64 (144 bytes) and the file types core fds

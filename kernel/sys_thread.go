@@ -291,7 +291,7 @@ func signalThread(proc uint8, tid int32, sig int) int64 {
 	} else if c := &cpus[target.cpu]; c != thisCPU() && target.state.Load() == threadRunning {
 		// Running elsewhere: interrupt it so the signal is delivered
 		// now (Go's preemption needs that), not at its next trap.
-		sendIPI(c.apicID, vecWakeup)
+		thisCPU().wakeIPIs |= 1 << c.id
 	}
 	return 0
 }

@@ -388,9 +388,29 @@ func (as *addressSpace) access(addr, n uintptr, write bool) bool {
 	if end < addr {
 		return false
 	}
+	// Pages already mapped for the access are found without as.lock:
+	// page tables are never freed, so walking them while another CPU
+	// maps or unmaps is safe, and the answer is no staler than the
+	// locked one is once the lock is released. Almost every check on
+	// the data path (socket buffers, epoll arrays, futex words) ends
+	// here; the rest (unmapped, copy-on-write, the image's huge pages)
+	// takes the lock and faults pages in.
+	page := addr &^ (pageSize - 1)
+	for ; page < end; page += pageSize {
+		e := as.pt.walk(page, false)
+		if e == nil {
+			break
+		}
+		if pte := *e; pte&ptePresent == 0 || write && pte&pteWrite == 0 {
+			break
+		}
+	}
+	if page >= end {
+		return true
+	}
 	as.lock.lock()
 	defer as.lock.unlock()
-	for page := addr &^ (pageSize - 1); page < end; page += pageSize {
+	for ; page < end; page += pageSize {
 		v, ok := as.lookupVMA(page)
 		if !ok {
 			return false
