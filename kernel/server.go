@@ -16,7 +16,7 @@ import (
 // console writes) never take this path.
 
 const (
-	sysGosvServe    = 0x7ff2 // (buf *[n]Request, n) -> requests copied; blocks while none
+	sysGosvServe    = 0x7ff2 // (buf *[n]Request, n, flags) -> requests copied; blocks while none unless serveNoWait
 	sysGosvComplete = 0x7ff3 // (thread, seq, result)
 	sysGosvFDAlloc  = 0x7ff4 // (handle, flags) -> new application fd
 	sysGosvSetReady = 0x7ff6 // (handle, epoll events)
@@ -96,9 +96,12 @@ func forward(c *cpuLocal, t *thread, i int32, f *Frame, handle int32) int64 {
 	return sysBlocked
 }
 
+// serveNoWait makes sysGosvServe return 0 rather than wait.
+const serveNoWait = 1
+
 // serveRequests copies queued requests to the server's buffer, or parks
-// the server thread until there are some.
-func serveRequests(c *cpuLocal, i int32, f *Frame, buf uintptr, max int) int64 {
+// the server thread until there are some (unless noWait).
+func serveRequests(c *cpuLocal, i int32, f *Frame, buf uintptr, max int, noWait bool) int64 {
 	if max <= 0 || max > maxThreads {
 		return errnoResult(EINVAL)
 	}
@@ -109,6 +112,9 @@ func serveRequests(c *cpuLocal, i int32, f *Frame, buf uintptr, max int) int64 {
 	requests.lock.lock()
 	defer requests.lock.unlock()
 	if requests.size == 0 && kicks.size == 0 {
+		if noWait {
+			return 0
+		}
 		requests.waiter = i
 		c.sched.block(i, f, waitServerIdle, 0, 0, 0)
 		return sysBlocked
@@ -152,12 +158,34 @@ func completeRequest(ti int32, seq uint32, result int64) int64 {
 
 // ServeRequests blocks until application calls are queued and copies
 // them into buf. Called by the server's dedicated OS thread.
+//
+// Calls usually queue up while the last ones are served, so it first
+// takes what is there without waiting (a raw call: no scheduler
+// bookkeeping). Only then does it wait, as a call the Go scheduler
+// knows will block (serveBlocking): with an ordinary entersyscall the
+// waiting thread kept its P until sysmon took it back, which held
+// sysmon at its 20 µs period, a timer wake-up per served request.
 func ServeRequests(buf []Request) (int, error) {
-	r, _, e := syscall.Syscall(sysGosvServe, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0)
+	r, _, e := syscall.RawSyscall(sysGosvServe, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), serveNoWait)
+	if e == 0 && r == 0 {
+		r, e = serveBlocking(uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+	}
 	if e != 0 {
 		return 0, e
 	}
 	return int(r), nil
+}
+
+// serveBlocking is sysGosvServe as a blocking system call (see
+// futexWaitBlocking). Nosplit: nothing may grow the stack between
+// entering and leaving the system call.
+//
+//go:nosplit
+func serveBlocking(buf, n uintptr) (uintptr, syscall.Errno) {
+	entersyscallblock()
+	r, _, e := syscall.RawSyscall(sysGosvServe, buf, n, 0)
+	exitsyscall()
+	return r, e
 }
 
 // Complete hands a request's result (a value, or -errno) back to the
