@@ -48,8 +48,8 @@ const (
 	waitSleep
 	waitEpoll
 	// waitServer: an application thread whose call the server is
-	// serving. Not interrupted by signals: the request may already be
-	// in progress.
+	// serving. A signal does not wake it: it asks the server to
+	// interrupt the call (interruptServed), which then completes.
 	waitServer
 	// waitServerIdle: a server thread waiting for requests.
 	waitServerIdle
