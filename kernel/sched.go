@@ -48,8 +48,8 @@ const (
 	waitSleep
 	waitEpoll
 	// waitServer: an application thread whose call the server is
-	// serving. Not interrupted by signals: the request may already be
-	// in progress.
+	// serving. A signal does not wake it: it asks the server to
+	// interrupt the call (interruptServed), which then completes.
 	waitServer
 	// waitServerIdle: a server thread waiting for requests.
 	waitServerIdle
@@ -89,6 +89,15 @@ type thread struct {
 	// stale completion from the current one.
 	req    Request
 	reqSeq uint32
+	// intrSeq is the request a signal asked the server to interrupt,
+	// intrQueued that the thread is in the interrupts queue (both under
+	// requests.lock; server.go).
+	intrSeq    uint32
+	intrQueued bool
+	// restartPending: RAX holds errRestartSys, the result of a call a
+	// signal interrupted; the signal's delivery decides between
+	// restarting the call and EINTR (finishRestart).
+	restartPending bool
 
 	sigMask    uint64
 	sigPending atomic.Uint64
@@ -126,6 +135,7 @@ func newThread() int32 {
 			t.wait, t.cpu, t.tid, t.proc = waitNone, 0, nextTID, procKernel
 			t.next, t.inboxNext, t.sleepNext = noThread, noThread, noThread
 			t.sleeping, t.deadline, t.wakeRestart, t.woken = false, 0, false, false
+			t.restartPending = false
 			t.futexAddr, t.sigMask, t.clearTID = 0, 0, 0
 			t.sigPending.Store(0)
 			t.altStack = sigAltStack{}
@@ -380,6 +390,7 @@ func applyWake(t *thread, f *Frame) {
 		return
 	}
 	f.RAX = uint64(t.wakeResult)
+	t.restartPending = t.wakeResult == errRestartSys
 	raiseSIGPIPE(t, f, t.syscallNr, t.wakeResult)
 }
 
@@ -444,8 +455,15 @@ func (s *scheduler) finishTrap(c *cpuLocal, ctx *Context) {
 	if s.runnable > 0 && cpuCount > 1 {
 		s.balance(c)
 	}
-	if t := &threads[s.current]; s.current != s.idle && t.sigPending.Load()&^t.sigMask != 0 {
-		deliverPending(t, ctx)
+	if t := &threads[s.current]; s.current != s.idle {
+		if t.sigPending.Load()&^t.sigMask != 0 {
+			deliverPending(t, ctx)
+		}
+		if t.restartPending {
+			// No handler ran (the signal was ignored, or went
+			// elsewhere): the call restarts, as on Linux.
+			finishRestart(t, &ctx.Frame, true)
+		}
 	}
 	s.armTimer(c)
 	if c.wakeIPIs != 0 {

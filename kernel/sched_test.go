@@ -503,3 +503,57 @@ func TestWaitName(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptedCallResult: what a signal makes a blocked call return
+// (interruptResult), and how its delivery settles ERESTARTSYS
+// (applyWake marks it, finishRestart restarts the call or makes it
+// EINTR).
+func TestInterruptedCallResult(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		nr       uint64
+		wait     waitReason
+		deadline int64
+		want     int64
+	}{
+		{"ring read", 0, waitPoll, 0, errRestartSys},
+		{"eventfd write", 1, waitPoll, 0, errRestartSys},
+		{"ring recvmsg", 47, waitPoll, 0, errRestartSys},
+		{"poll", 7, waitPoll, 0, -int64(EINTR)},
+		{"epoll_wait", 232, waitEpoll, 0, -int64(EINTR)},
+		{"nanosleep", 35, waitSleep, 5, -int64(EINTR)},
+		{"futex wait", 202, waitFutex, 0, errRestartSys},
+		{"futex wait with a timeout", 202, waitFutex, 5, -int64(EINTR)},
+	} {
+		th := &thread{syscallNr: c.nr, wait: c.wait, deadline: c.deadline}
+		if got := interruptResult(th); got != c.want {
+			t.Errorf("%s: interruptResult = %d, want %d", c.name, got, c.want)
+		}
+	}
+
+	for _, c := range []struct {
+		name    string
+		rax     int64
+		restart bool
+		wantRIP uint64
+		wantRAX int64
+	}{
+		{"SA_RESTART", errRestartSys, true, 0x1000, 0},
+		{"no SA_RESTART", errRestartSys, false, 0x1002, -int64(EINTR)},
+		{"result already final", 3, true, 0x1002, 3},
+	} {
+		resetThreads(t)
+		th := &threads[schedSlot(0)]
+		th.syscallNr = 0
+		th.woken, th.wakeResult = true, c.rax
+		f := Frame{RIP: 0x1002}
+		applyWake(th, &f)
+		if th.restartPending != (c.rax == errRestartSys) {
+			t.Errorf("%s: restartPending %v after waking with %d", c.name, th.restartPending, c.rax)
+		}
+		finishRestart(th, &f, c.restart)
+		if f.RIP != c.wantRIP || int64(f.RAX) != c.wantRAX || th.restartPending {
+			t.Errorf("%s: RIP %#x RAX %d pending %v, want RIP %#x RAX %d", c.name, f.RIP, int64(f.RAX), th.restartPending, c.wantRIP, c.wantRAX)
+		}
+	}
+}

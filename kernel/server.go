@@ -56,6 +56,45 @@ type requestRing struct {
 
 var requests = requestRing{waiter: noThread}
 
+// MaxThreads bounds Request.Thread: the server can keep per-thread
+// state in an array.
+const MaxThreads = maxThreads
+
+// interrupts queues threads whose served call a signal interrupts
+// (under requests.lock). A thread is queued once however often it is
+// signalled; its intrSeq names the request to interrupt when the
+// server takes the entry.
+var interrupts struct {
+	ring       [maxThreads]int32
+	head, size int
+}
+
+// interruptServed asks the server to interrupt the call thread i waits
+// for in waitServer: the server hears of it as a kick of kind
+// KickInterrupt and makes the call's waits end (appsys). A request that
+// completed meanwhile makes the interrupt stale; the server ignores it
+// by its sequence number.
+func interruptServed(i int32) {
+	t := &threads[i]
+	requests.lock.lock()
+	if t.state.Load() != threadBlocked || t.wait != waitServer || t.intrSeq == t.req.Seq {
+		requests.lock.unlock()
+		return
+	}
+	t.intrSeq = t.req.Seq
+	if !t.intrQueued {
+		t.intrQueued = true
+		interrupts.ring[(interrupts.head+interrupts.size)%maxThreads] = i
+		interrupts.size++
+	}
+	w := requests.waiter
+	requests.waiter = noThread
+	requests.lock.unlock()
+	if w != noThread {
+		wakeRestart(w)
+	}
+}
+
 // forward queues the running thread's call for the server, unless the
 // core can answer it EAGAIN itself (socketWouldBlock).
 func forward(c *cpuLocal, t *thread, i int32, f *Frame, handle int32) int64 {
@@ -111,7 +150,7 @@ func serveRequests(c *cpuLocal, i int32, f *Frame, buf uintptr, max int, noWait 
 	}
 	requests.lock.lock()
 	defer requests.lock.unlock()
-	if requests.size == 0 && kicks.size == 0 {
+	if requests.size == 0 && kicks.size == 0 && interrupts.size == 0 {
 		if noWait {
 			return 0
 		}
@@ -134,6 +173,17 @@ func serveRequests(c *cpuLocal, i int32, f *Frame, buf uintptr, max int, noWait 
 		*(*Request)(ptrAt(buf + uintptr(n)*size)) = threads[ti].req
 		n++
 	}
+	// After the requests, so the server has seen the call an interrupt
+	// names (it copes with either order).
+	for n < max && interrupts.size > 0 {
+		ti := interrupts.ring[interrupts.head]
+		interrupts.head = (interrupts.head + 1) % maxThreads
+		interrupts.size--
+		threads[ti].intrQueued = false
+		*(*Request)(ptrAt(buf + uintptr(n)*size)) = Request{Thread: -1, Handle: -1, Nr: KickInterrupt,
+			Seq: threads[ti].intrSeq, Args: [6]uint64{uint64(ti)}}
+		n++
+	}
 	return int64(n)
 }
 
@@ -147,7 +197,7 @@ func completeRequest(ti int32, seq uint32, result int64) int64 {
 	if t.req.Seq != seq || t.wait != waitServer {
 		return errnoResult(ESRCH)
 	}
-	if t.req.HasOverride {
+	if t.req.HasOverride && result != errRestartSys {
 		result = t.req.Override
 	}
 	if !wake(ti, result) {

@@ -1,6 +1,10 @@
 package kernel
 
-import "gosv/arch/amd64"
+import (
+	"syscall"
+
+	"gosv/arch/amd64"
+)
 
 // Signals, as far as the Go runtime and Linux programs need them:
 // per-process actions, per-thread masks and alternate stacks, delivery
@@ -9,24 +13,26 @@ import "gosv/arch/amd64"
 // into a panic), and rt_sigreturn.
 
 const (
-	sigHUP  = 1
-	sigINT  = 2
-	sigQUIT = 3
-	sigILL  = 4
-	sigTRAP = 5
-	sigABRT = 6
-	sigBUS  = 7
-	sigFPE  = 8
-	sigKILL = 9
-	sigSEGV = 11
-	sigPIPE = 13
-	sigTERM = 15
-	sigCHLD = 17
-	sigSTOP = 19
-	sigURG  = 23
-	numSig  = 64
+	sigHUP   = 1
+	sigINT   = 2
+	sigQUIT  = 3
+	sigILL   = 4
+	sigTRAP  = 5
+	sigABRT  = 6
+	sigBUS   = 7
+	sigFPE   = 8
+	sigKILL  = 9
+	sigSEGV  = 11
+	sigPIPE  = 13
+	sigTERM  = 15
+	sigCHLD  = 17
+	sigSTOP  = 19
+	sigURG   = 23
+	sigWINCH = 28
+	numSig   = 64
 
 	saSigInfo   = 0x4
+	saRestart   = 0x10000000
 	saOnStack   = 0x08000000
 	saRestorer  = 0x04000000
 	saNoDefer   = 0x40000000
@@ -120,11 +126,14 @@ func deliverPending(t *thread, ctx *Context) {
 		case sigIgnore:
 			continue
 		case sigDefault:
-			if sig == sigURG || sig == sigCHLD {
+			if signalIgnored(procOf(t), sig) {
 				continue // default action: ignore
 			}
 			killedBySignal(t, ctx, sig)
 			return
+		}
+		if t.restartPending {
+			finishRestart(t, &ctx.Frame, act.flags&saRestart != 0)
 		}
 		if !pushSignalFrame(t, ctx, sig, &act, siTKill, 0) {
 			killedBySignal(t, ctx, sigSEGV)
@@ -133,11 +142,81 @@ func deliverPending(t *thread, ctx *Context) {
 	}
 }
 
-// raiseSIGPIPE sends SIGPIPE to the application thread t whose write to
-// a pipe or socket nobody reads any more failed with EPIPE (result), as
-// Linux does; send, sendto, sendmsg and sendmmsg with MSG_NOSIGNAL do
-// not. Go ignores it for fds other than 1 and 2; C programs that do not
-// handle or ignore it die, as on Linux.
+// Interrupted system calls (man 7 signal). A signal that finds a
+// thread blocked in a call, with a handler to run (or a disposition
+// other than ignore), ends the wait: the call returns errRestartSys
+// (Linux's ERESTARTSYS, never seen by the application) when it is one
+// that SA_RESTART restarts, else EINTR. Delivering the signal decides
+// (finishRestart): a handler with SA_RESTART, or no handler at all,
+// restarts the call (RIP back over the SYSCALL, RAX the call number);
+// a handler without it makes the call fail with EINTR. Calls the server
+// serves (waitServer) are interrupted by the server: the core asks it
+// (interruptServed), and the call completes with errRestartSys, EINTR
+// or a partial count.
+const errRestartSys = -512
+
+// ErrRestart is errRestartSys for the server: an interrupted call that
+// transferred nothing returns it.
+const ErrRestart = syscall.Errno(-errRestartSys)
+
+// interruptResult is what a signal makes thread t's core wait return.
+func interruptResult(t *thread) int64 {
+	switch t.syscallNr {
+	case 0, 1, 19, 20, // read, write, readv, writev (rings, eventfds)
+		44, 45, 46, 47: // sendto, recvfrom, sendmsg, recvmsg (rings)
+		return errRestartSys
+	case 202: // futex: FUTEX_WAIT without a timeout restarts
+		if t.wait == waitFutex && t.deadline == 0 {
+			return errRestartSys
+		}
+	}
+	// poll, epoll_wait, nanosleep, timed futex waits: EINTR, whatever
+	// SA_RESTART says.
+	return errnoResult(EINTR)
+}
+
+// finishRestart settles an interrupted call's errRestartSys in f.RAX:
+// the call runs again, or fails with EINTR.
+func finishRestart(t *thread, f *Frame, restart bool) {
+	t.restartPending = false
+	if int64(f.RAX) != errRestartSys {
+		return
+	}
+	if restart {
+		f.RIP -= 2
+		f.RAX = t.syscallNr
+		return
+	}
+	f.RAX = uint64(errnoResult(EINTR))
+}
+
+// signalIgnored reports whether sig would be discarded on delivery to a
+// thread of p: such a signal interrupts nothing, as on Linux.
+func signalIgnored(p *process, sig int) bool {
+	switch p.sigActions[sig].handler {
+	case sigIgnore:
+		return true
+	case sigDefault:
+		return sig == sigURG || sig == sigCHLD || sig == sigWINCH
+	}
+	return false
+}
+
+// interruptThread ends thread i's interruptible wait for a signal: a
+// core wait at once, a served call through the server.
+func interruptThread(i int32) {
+	t := &threads[i]
+	switch t.wait {
+	case waitNone, waitServerIdle: // a thread not started yet; the server
+	case waitServer:
+		interruptServed(i)
+	default:
+		r := interruptResult(t)
+		cancelWait(i)
+		wake(i, r)
+	}
+}
+
 // interruptIfSignalled ends a wait that began while a signal was on its
 // way. signalThread interrupts a thread it finds blocked; one it finds
 // running gets an IPI, but if that thread is inside a system call on its
@@ -145,19 +224,24 @@ func deliverPending(t *thread, ctx *Context) {
 // wait for some unrelated wake-up (Go's AllThreadsSyscall then waits for
 // ever). So the waiter, after publishing threadBlocked, looks at its
 // pending set: with both sides' atomics ordered, at least one of them
-// sees the other, and wake's compare-and-swap lets only one act.
+// sees the other, and wake's compare-and-swap (for served calls, the
+// interrupt's sequence number) lets only one act.
 func interruptIfSignalled(i int32) {
 	t := &threads[i]
-	if t.state.Load() != threadBlocked || t.wait == waitServer || t.wait == waitServerIdle {
+	if t.state.Load() != threadBlocked || t.wait == waitServerIdle {
 		return
 	}
 	if t.sigPending.Load()&^t.sigMask == 0 {
 		return
 	}
-	cancelWait(i)
-	wake(i, -int64(EINTR))
+	interruptThread(i)
 }
 
+// raiseSIGPIPE sends SIGPIPE to the application thread t whose write to
+// a pipe or socket nobody reads any more failed with EPIPE (result), as
+// Linux does; send, sendto, sendmsg and sendmmsg with MSG_NOSIGNAL do
+// not. Go ignores it for fds other than 1 and 2; C programs that do not
+// handle or ignore it die, as on Linux.
 func raiseSIGPIPE(t *thread, f *Frame, nr uint64, result int64) {
 	if result != -int64(EPIPE) || t.proc != procApp {
 		return

@@ -47,6 +47,10 @@ const RingEOF = 1 << 16
 const (
 	KickRx = 1 // room in the receive ring
 	KickTx = 2 // data in the send ring
+	// KickInterrupt: a signal interrupts the call of thread Args[0]
+	// whose sequence number is Seq, if the server still serves it
+	// (server.go, interruptServed).
+	KickInterrupt = 3
 )
 
 const sysGosvAttachRing = 0x7ff7 // (handle, *StreamRing or 0)

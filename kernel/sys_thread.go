@@ -283,11 +283,12 @@ func signalThread(proc uint8, tid int32, sig int) int64 {
 		return 0
 	}
 	target.sigPending.Or(1 << (sig - 1))
-	// A thread blocked in an interruptible call sees EINTR, as on Linux.
+	// A thread blocked in an interruptible call sees EINTR or has the
+	// call restarted, as on Linux (signal.go); a call the server serves
+	// is interrupted by the server.
 	if target.state.Load() == threadBlocked && target.sigMask&(1<<(sig-1)) == 0 &&
-		target.wait != waitServer && target.wait != waitServerIdle {
-		cancelWait(ti)
-		wake(ti, -int64(EINTR))
+		!signalIgnored(procOf(target), sig) {
+		interruptThread(ti)
 	} else if c := &cpus[target.cpu]; c != thisCPU() && target.state.Load() == threadRunning {
 		// Running elsewhere: interrupt it so the signal is delivered
 		// now (Go's preemption needs that), not at its next trap.

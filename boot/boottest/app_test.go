@@ -231,3 +231,21 @@ func TestGoUsesAVX(t *testing.T) {
 		t.Errorf("status %d (exited %v), output:\n%s\nwant:\n%s", res.GuestStatus, res.Exited, got, want)
 	}
 }
+
+// TestSignalInterruptsCalls: a signal interrupts a C program's blocking
+// pipe read and write, eventfd read and accept (the first three served
+// by the system-call server, eventfd by the core) as on Linux: EINTR
+// without SA_RESTART, a restart with it, a partial count for a write
+// that moved some bytes, nothing for an ignored signal
+// (testdata/capp/sigintr.c). Output compared with the native run.
+func TestSignalInterruptsCalls(t *testing.T) {
+	wd, _ := os.Getwd()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sigintr")
+	Build(t, dir, nil, "musl-gcc", "-static", "-O2", "-o", bin, filepath.Join(wd, "testdata", "capp", "sigintr.c"), "-lpthread")
+	want, wantCode := Native(t, dir, nil, bin)
+	res := BootApp(t, AppImage(t, bin), "/bin/sigintr", 2)
+	if got := appOutput(res.Serial); got != trimLines(want) || res.GuestStatus != wantCode || !res.Exited {
+		t.Errorf("output differs (status %d, native %d)\n--- native\n%s\n--- gosv\n%s", res.GuestStatus, wantCode, want, got)
+	}
+}

@@ -101,9 +101,6 @@ var stdlibPackages = []stdlibPackage{
 			{"TestPidFD|TestZeroSysProcAttr|TestSetpgid|TestPgid|TestExec|TestForeground|TestForegroundSignal|TestPrlimitOtherProcess|TestPrlimitFileLimit|TestFcntlFlock|TestPassFD", execTests},
 			{"TestSetuidEtc", "gosv has one user, root: the set*id calls are not there (ENOSYS)"},
 		},
-		awaiting: []skipped{
-			{"TestAllThreadsSyscallBlockedSyscall", "signals: a signal does not interrupt a call the server blocks in (here a pipe read), so the SIGSETXID AllThreadsSyscall sends never runs"},
-		},
 	},
 	{
 		path: "crypto/tls",
@@ -160,7 +157,7 @@ var stdlibPackages = []stdlibPackage{
 // gaps the kernel has closed. Awaiting tests are skipped unless it is
 // "include". GOSV_STDLIB_SLOW=1 runs the slow tests too.
 // GOSV_STDLIB_RUN=regexp runs only the matching tests (-test.run);
-// GOSV_STDLIB_VERBOSE=1 adds -test.v=true.
+// GOSV_STDLIB_VERBOSE=1 adds -test.v=true and logs the output.
 func TestGoStdlibTests(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go not in PATH")
@@ -232,6 +229,9 @@ func runStdlibTests(t *testing.T, goroot string, pkg stdlibPackage, skips []skip
 	cmdline := strings.Join(args, " ")
 	res := Boot(t, qemu.Config{Initrd: img, Cmdline: cmdline, CPUs: 2, MemoryMB: 512, Timeout: timeout + 20*time.Second})
 	got := appOutput(res.Serial)
+	if os.Getenv("GOSV_STDLIB_VERBOSE") == "1" {
+		t.Logf("output:\n%s", got)
+	}
 	if !strings.HasSuffix(got, "\nPASS") && got != "PASS" || res.GuestStatus != 0 || !res.Exited {
 		t.Errorf("%s: guest status %d (exited %v), want PASS and status 0; serial output:\n%s",
 			pkg.path, res.GuestStatus, res.Exited, excerpt(res.Serial, 150, 100))

@@ -39,6 +39,8 @@ type Server struct {
 	// fds is the fd table files passed over sockets go through (nil:
 	// the core's; rights.go).
 	fds fdTable
+	// calls are the calls in flight, for interrupts (interrupt.go).
+	calls callSlots
 }
 
 // New returns a server for an application whose files are fs.
@@ -61,7 +63,11 @@ func (s *Server) Run() {
 		}
 		for _, r := range buf[:n] {
 			if r.Thread < 0 {
-				s.kickRings(r.Handle)
+				if r.Nr == kernel.KickInterrupt {
+					s.interrupt(int32(r.Args[0]), r.Seq)
+				} else {
+					s.kickRings(r.Handle)
+				}
 				continue
 			}
 			if s.cannotBlock(&r) {
@@ -124,7 +130,7 @@ func (s *Server) kickRings(h int32) {
 
 // serve runs one call and completes it.
 func (s *Server) serve(r kernel.Request) {
-	result := s.call(&r)
+	result := s.run(&r)
 	kernel.Complete(&r, result)
 }
 

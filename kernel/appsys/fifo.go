@@ -4,6 +4,7 @@ import (
 	"sync"
 	"syscall"
 
+	"gosv/kernel"
 	"gosv/vfs"
 )
 
@@ -14,11 +15,12 @@ import (
 // openFIFO opens the FIFO n as open(2) does: without O_NONBLOCK an open
 // for reading waits for a writer and one for writing waits for a reader;
 // with it, a read open returns at once and a write open with no reader
-// fails with ENXIO. O_RDWR opens both ends and never waits.
-func (s *Server) openFIFO(n vfs.Node, at vfs.Dir, flags int) (int64, error) {
+// fails with ENXIO. O_RDWR opens both ends and never waits. A signal
+// interrupts the wait (sl, see interrupt.go), which undoes the open.
+func (s *Server) openFIFO(sl *inflight, n vfs.Node, at vfs.Dir, flags int) (int64, error) {
 	read := flags&oAccMode != oWronly
 	write := flags&oAccMode != oRdonly
-	p, err := s.joinFIFO(n, read, write, flags&oNonblock != 0)
+	p, err := s.joinFIFO(sl, n, read, write, flags&oNonblock != 0)
 	if err != nil {
 		return 0, err
 	}
@@ -30,7 +32,7 @@ func (s *Server) openFIFO(n vfs.Node, at vfs.Dir, flags int) (int64, error) {
 // joinFIFO opens the read end, the write end or both of n's pipe
 // (making the pipe if n has none), waiting for the other end as
 // openFIFO says.
-func (s *Server) joinFIFO(n vfs.Node, read, write, nonblock bool) (*pipe, error) {
+func (s *Server) joinFIFO(sl *inflight, n vfs.Node, read, write, nonblock bool) (*pipe, error) {
 	s.mu.Lock()
 	p := s.fifos[n]
 	if p == nil {
@@ -66,15 +68,20 @@ func (s *Server) joinFIFO(n vfs.Node, read, write, nonblock bool) (*pipe, error)
 		return p, nil
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if read {
-		for p.writers == 0 && p.wopens == wopens {
-			p.cond.Wait()
+	interrupted := false
+	for !interrupted && (read && p.writers == 0 && p.wopens == wopens || write && p.readers == 0 && p.ropens == ropens) {
+		interrupted = sl.waitCond(p.cond)
+	}
+	p.mu.Unlock()
+	if interrupted {
+		// The end this open made goes again; the other side may
+		// already have seen it come (ropens, wopens), as on Linux.
+		s.mu.Lock()
+		if p.closeEnd(-1, read, write) && s.fifos[n] == p {
+			delete(s.fifos, n)
 		}
-	} else {
-		for p.readers == 0 && p.ropens == ropens {
-			p.cond.Wait()
-		}
+		s.mu.Unlock()
+		return nil, kernel.ErrRestart
 	}
 	return p, nil
 }

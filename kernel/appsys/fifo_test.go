@@ -29,7 +29,7 @@ func newFIFO(t *testing.T) (*Server, vfs.Node) {
 func join(s *Server, n vfs.Node, read, write, nonblock bool) chan error {
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.joinFIFO(n, read, write, nonblock)
+		_, err := s.joinFIFO(nil, n, read, write, nonblock)
 		done <- err
 	}()
 	return done
@@ -71,7 +71,7 @@ func TestFIFOOpenWaitsForTheOtherEnd(t *testing.T) {
 
 func TestFIFOOpenFlags(t *testing.T) {
 	s, n := newFIFO(t)
-	if _, err := s.joinFIFO(n, false, true, true); err != syscall.ENXIO {
+	if _, err := s.joinFIFO(nil, n, false, true, true); err != syscall.ENXIO {
 		t.Errorf("non-blocking write open without a reader: %v, want ENXIO", err)
 	}
 	if len(s.fifos) != 0 {
@@ -97,7 +97,7 @@ func TestFIFOWriterThatLeft(t *testing.T) {
 	if !blocked(reader) {
 		t.Fatal("read open returned with no writer")
 	}
-	p, err := s.joinFIFO(n, false, true, false)
+	p, err := s.joinFIFO(nil, n, false, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,26 +109,26 @@ func TestFIFOWriterThatLeft(t *testing.T) {
 
 func TestFIFODataAndLastClose(t *testing.T) {
 	s, n := newFIFO(t)
-	rp, err := s.joinFIFO(n, true, false, true)
+	rp, err := s.joinFIFO(nil, n, true, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wp, err := s.joinFIFO(n, false, true, true)
+	wp, err := s.joinFIFO(nil, n, false, true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rp != wp {
 		t.Fatal("two opens of one FIFO got different pipes")
 	}
-	if _, err := wp.write([]byte("hello"), false); err != nil {
+	if _, err := wp.write(nil, []byte("hello"), false); err != nil {
 		t.Fatal(err)
 	}
 	s.closePipeEnds(&openFile{node: n, pipe: wp, pipeWrite: true, fifo: true}, -1)
 	b := make([]byte, 16)
-	if k, err := rp.read(b, true); err != nil || string(b[:k]) != "hello" {
+	if k, err := rp.read(nil, b, true); err != nil || string(b[:k]) != "hello" {
 		t.Errorf("read = %q, %v; want hello", b[:k], err)
 	}
-	if k, err := rp.read(b, true); k != 0 || err != nil {
+	if k, err := rp.read(nil, b, true); k != 0 || err != nil {
 		t.Errorf("read after the writer closed = %d, %v; want end of file", k, err)
 	}
 	if len(s.fifos) != 1 {
@@ -139,7 +139,7 @@ func TestFIFODataAndLastClose(t *testing.T) {
 		t.Errorf("the pipe stayed after the last close")
 	}
 	// A new open starts a new, empty pipe.
-	p, _ := s.joinFIFO(n, true, true, true)
+	p, _ := s.joinFIFO(nil, n, true, true, true)
 	if p == rp || p.buffered() != 0 {
 		t.Errorf("reopened FIFO kept the old pipe")
 	}

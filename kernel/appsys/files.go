@@ -175,7 +175,7 @@ func (s *Server) open(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.openPath(s.cwdDir(), p, int(r.Args[1]), uint32(r.Args[2]))
+	return s.openPath(s.slot(r), s.cwdDir(), p, int(r.Args[1]), uint32(r.Args[2]))
 }
 
 func (s *Server) openat(r *kernel.Request) (int64, error) {
@@ -183,10 +183,10 @@ func (s *Server) openat(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.openPath(base, p, int(r.Args[2]), uint32(r.Args[3]))
+	return s.openPath(s.slot(r), base, p, int(r.Args[2]), uint32(r.Args[3]))
 }
 
-func (s *Server) openPath(cwd vfs.Dir, p string, flags int, mode uint32) (int64, error) {
+func (s *Server) openPath(sl *inflight, cwd vfs.Dir, p string, flags int, mode uint32) (int64, error) {
 	var node vfs.Node
 	var at vfs.Dir
 	var err error
@@ -223,7 +223,7 @@ func (s *Server) openPath(cwd vfs.Dir, p string, flags int, mode uint32) (int64,
 		return 0, syscall.ENOTDIR
 	}
 	if st.Mode&vfs.S_IFMT == vfs.S_IFIFO && flags&oPath == 0 {
-		return s.openFIFO(node, at, flags)
+		return s.openFIFO(sl, node, at, flags)
 	}
 	if st.Mode&vfs.S_IFMT == vfs.S_IFSOCK && flags&oPath == 0 {
 		return 0, syscall.ENXIO // sockets are connected to, not opened
@@ -275,9 +275,9 @@ func (s *Server) transfer(r *kernel.Request, positioned, write bool) (int64, err
 		}
 	}
 	if write {
-		return f.writeAt(b, off)
+		return f.writeAt(s.slot(r), b, off)
 	}
-	return f.read(b, off)
+	return f.read(s.slot(r), b, off)
 }
 
 func (s *Server) read(r *kernel.Request) (int64, error)   { return s.transfer(r, false, false) }
@@ -312,7 +312,7 @@ func (s *Server) vector(r *kernel.Request, iov, n uint64, off int64, write bool)
 		return 0, err
 	}
 	if f.sock != nil {
-		return sockTransfer(f, bufs, off, write)
+		return sockTransfer(f, s.slot(r), bufs, off, write)
 	}
 	var total int64
 	for _, b := range bufs {
@@ -321,9 +321,9 @@ func (s *Server) vector(r *kernel.Request, iov, n uint64, off int64, write bool)
 		}
 		var n int64
 		if write {
-			n, err = f.writeAt(b, off)
+			n, err = f.writeAt(s.slot(r), b, off)
 		} else {
-			n, err = f.read(b, off)
+			n, err = f.read(s.slot(r), b, off)
 		}
 		total += n
 		if off >= 0 {
@@ -340,7 +340,7 @@ func (s *Server) vector(r *kernel.Request, iov, n uint64, off int64, write bool)
 }
 
 // read reads at off, or at the file offset (advancing it) when off < 0.
-func (f *openFile) read(b []byte, off int64) (int64, error) {
+func (f *openFile) read(sl *inflight, b []byte, off int64) (int64, error) {
 	if f.flags&oAccMode == oWronly || f.flags&oPath != 0 {
 		return 0, syscall.EBADF
 	}
@@ -348,10 +348,10 @@ func (f *openFile) read(b []byte, off int64) (int64, error) {
 		if off >= 0 {
 			return 0, syscall.ESPIPE
 		}
-		return f.pipe.read(b, f.flags&oNonblock != 0)
+		return f.pipe.read(sl, b, f.flags&oNonblock != 0)
 	}
 	if f.sock != nil {
-		return sockTransfer(f, [][]byte{b}, off, false)
+		return sockTransfer(f, sl, [][]byte{b}, off, false)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -379,7 +379,7 @@ func (f *openFile) unread(n int64) {
 
 // writeAt writes at off, or at the file offset (or the end, with
 // O_APPEND) when off < 0.
-func (f *openFile) writeAt(b []byte, off int64) (int64, error) {
+func (f *openFile) writeAt(sl *inflight, b []byte, off int64) (int64, error) {
 	if f.flags&oAccMode == oRdonly || f.flags&oPath != 0 {
 		return 0, syscall.EBADF
 	}
@@ -387,10 +387,10 @@ func (f *openFile) writeAt(b []byte, off int64) (int64, error) {
 		if off >= 0 {
 			return 0, syscall.ESPIPE
 		}
-		return f.pipe.write(b, f.flags&oNonblock != 0)
+		return f.pipe.write(sl, b, f.flags&oNonblock != 0)
 	}
 	if f.sock != nil {
-		return sockTransfer(f, [][]byte{b}, off, true)
+		return sockTransfer(f, sl, [][]byte{b}, off, true)
 	}
 	w, ok := f.node.(vfs.Writer)
 	if !ok {

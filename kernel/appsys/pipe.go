@@ -78,7 +78,9 @@ func (p *pipe) publish() {
 	}
 }
 
-func (p *pipe) read(b []byte, nonblock bool) (int64, error) {
+// read and write wait while the pipe is empty or full, unless nonblock,
+// or until the call is interrupted (sl; nil: not interruptible).
+func (p *pipe) read(sl *inflight, b []byte, nonblock bool) (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.buf) == 0 {
@@ -88,7 +90,9 @@ func (p *pipe) read(b []byte, nonblock bool) (int64, error) {
 		if nonblock {
 			return 0, syscall.EAGAIN
 		}
-		p.cond.Wait()
+		if sl.waitCond(p.cond) {
+			return 0, kernel.ErrRestart
+		}
 	}
 	n := copy(b, p.buf)
 	p.buf = p.buf[n:]
@@ -97,7 +101,7 @@ func (p *pipe) read(b []byte, nonblock bool) (int64, error) {
 	return int64(n), nil
 }
 
-func (p *pipe) write(b []byte, nonblock bool) (int64, error) {
+func (p *pipe) write(sl *inflight, b []byte, nonblock bool) (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	written := 0
@@ -116,7 +120,12 @@ func (p *pipe) write(b []byte, nonblock bool) (int64, error) {
 				}
 				return 0, syscall.EAGAIN
 			}
-			p.cond.Wait()
+			if sl.waitCond(p.cond) {
+				if written > 0 {
+					return int64(written), nil
+				}
+				return 0, kernel.ErrRestart
+			}
 			continue
 		}
 		n := min(room, len(b)-written)

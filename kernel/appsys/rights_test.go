@@ -185,7 +185,7 @@ func TestPassFiles(t *testing.T) {
 			s, fds := rightsServer(t, 3)
 			a, b := pair(t, c.typ)
 			out := newMsg("x", rightsMsg(c.send...))
-			if n, err := s.sendOne(a, out.addr(), 0); n != 1 || err != nil {
+			if n, err := s.sendOne(a, nil, out.addr(), 0); n != 1 || err != nil {
 				t.Fatalf("sendmsg = %d, %v", n, err)
 			}
 			for _, fd := range []int32{11, 12, 13} {
@@ -195,7 +195,7 @@ func TestPassFiles(t *testing.T) {
 				t.Errorf("open handles in flight (-want +got):\n-%v\n+%v", c.inFlight, got)
 			}
 			in := newMsg("..", make([]byte, c.room))
-			n, err := s.recvOne(b, in.addr(), c.flags)
+			n, err := s.recvOne(b, nil, in.addr(), c.flags)
 			if n != 1 || err != nil {
 				t.Fatalf("recvmsg = %d, %v", n, err)
 			}
@@ -245,7 +245,7 @@ func TestPassFilesErrors(t *testing.T) {
 			s, fds := rightsServer(t, 1)
 			fds.core[1] = true
 			a, _ := pair(t, syscall.SOCK_STREAM)
-			_, err := s.sendOne(a, newMsg("x", c.ctl).addr(), 0)
+			_, err := s.sendOne(a, nil, newMsg("x", c.ctl).addr(), 0)
 			if err != c.want {
 				t.Errorf("sendmsg: %v, want %v", err, c.want)
 			}
@@ -258,7 +258,7 @@ func TestPassFilesErrors(t *testing.T) {
 		s, fds := rightsServer(t, 1)
 		a, b := pair(t, syscall.SOCK_STREAM)
 		b.Close()
-		if _, err := s.sendOne(a, newMsg("x", rightsMsg(11)).addr(), 0); err != syscall.EPIPE {
+		if _, err := s.sendOne(a, nil, newMsg("x", rightsMsg(11)).addr(), 0); err != syscall.EPIPE {
 			t.Errorf("sendmsg to a closed peer: %v, want EPIPE", err)
 		}
 		if fds.refs[1] != 1 {
@@ -268,7 +268,7 @@ func TestPassFilesErrors(t *testing.T) {
 	t.Run("receiver closes with files queued", func(t *testing.T) {
 		s, fds := rightsServer(t, 1)
 		a, b := pair(t, syscall.SOCK_DGRAM)
-		if _, err := s.sendOne(a, newMsg("x", rightsMsg(11)).addr(), 0); err != nil {
+		if _, err := s.sendOne(a, nil, newMsg("x", rightsMsg(11)).addr(), 0); err != nil {
 			t.Fatal(err)
 		}
 		fds.close(s, 11)
@@ -283,13 +283,13 @@ func TestPassFilesErrors(t *testing.T) {
 	t.Run("fd table full", func(t *testing.T) {
 		s, fds := rightsServer(t, 1)
 		a, b := pair(t, syscall.SOCK_DGRAM)
-		if _, err := s.sendOne(a, newMsg("x", rightsMsg(11)).addr(), 0); err != nil {
+		if _, err := s.sendOne(a, nil, newMsg("x", rightsMsg(11)).addr(), 0); err != nil {
 			t.Fatal(err)
 		}
 		fds.close(s, 11)
 		fds.full = true
 		in := newMsg(".", make([]byte, 24))
-		if _, err := s.recvOne(b, in.addr(), 0); err != nil {
+		if _, err := s.recvOne(b, nil, in.addr(), 0); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := in.received(t); len(got) != 0 || in.flags()&syscall.MSG_CTRUNC == 0 {
@@ -307,11 +307,11 @@ func TestPassCredentials(t *testing.T) {
 	if err := b.SetSockOpt(syscall.SOL_SOCKET, syscall.SO_PASSCRED, []byte{1, 0, 0, 0}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.sendOne(a, newMsg("x", rightsMsg(11)).addr(), 0); err != nil {
+	if _, err := s.sendOne(a, nil, newMsg("x", rightsMsg(11)).addr(), 0); err != nil {
 		t.Fatal(err)
 	}
 	in := newMsg(".", make([]byte, 64))
-	if _, err := s.recvOne(b, in.addr(), 0); err != nil {
+	if _, err := s.recvOne(b, nil, in.addr(), 0); err != nil {
 		t.Fatal(err)
 	}
 	fds, creds := in.received(t)
@@ -357,7 +357,7 @@ func TestUnixNamesInFiles(t *testing.T) {
 		t.Errorf("socket file mode %#o, want %#o (0777 less the umask)", st.Mode, vfs.S_IFSOCK|0o755)
 	}
 	s.chdirTo(s.cwdDir(), "/tmp")
-	if err := sock(syscall.SOCK_STREAM).Connect(sockets.EncodeUnix("sock")); err != nil {
+	if err := sock(syscall.SOCK_STREAM).Connect(nil, sockets.EncodeUnix("sock")); err != nil {
 		t.Errorf("connect by a relative path: %v", err)
 	}
 	for _, c := range []struct {
@@ -369,9 +369,9 @@ func TestUnixNamesInFiles(t *testing.T) {
 		{"bind over a regular file", func(k *sockets.Socket) error { return k.Bind(sockets.EncodeUnix("/tmp/regular")) }, syscall.EADDRINUSE},
 		{"bind //", func(k *sockets.Socket) error { return k.Bind(sockets.EncodeUnix("//")) }, syscall.EADDRINUSE},
 		{"bind in a missing directory", func(k *sockets.Socket) error { return k.Bind(sockets.EncodeUnix("/none/sock")) }, syscall.ENOENT},
-		{"connect to nothing", func(k *sockets.Socket) error { return k.Connect(sockets.EncodeUnix("/tmp/none")) }, syscall.ENOENT},
-		{"connect to a regular file", func(k *sockets.Socket) error { return k.Connect(sockets.EncodeUnix("/tmp/regular")) }, syscall.ECONNREFUSED},
-		{"connect to a directory", func(k *sockets.Socket) error { return k.Connect(sockets.EncodeUnix("/tmp")) }, syscall.ECONNREFUSED},
+		{"connect to nothing", func(k *sockets.Socket) error { return k.Connect(nil, sockets.EncodeUnix("/tmp/none")) }, syscall.ENOENT},
+		{"connect to a regular file", func(k *sockets.Socket) error { return k.Connect(nil, sockets.EncodeUnix("/tmp/regular")) }, syscall.ECONNREFUSED},
+		{"connect to a directory", func(k *sockets.Socket) error { return k.Connect(nil, sockets.EncodeUnix("/tmp")) }, syscall.ECONNREFUSED},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := c.op(sock(syscall.SOCK_STREAM)); err != c.want {

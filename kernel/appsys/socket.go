@@ -192,7 +192,7 @@ func (s *Server) connect(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return 0, sk.Connect(sa)
+	return 0, sk.Connect(s.intr(r), sa)
 }
 
 func (s *Server) accept(r *kernel.Request) (int64, error) {
@@ -205,7 +205,7 @@ func (s *Server) accept(r *kernel.Request) (int64, error) {
 		return 0, err
 	}
 	wantAddr := r.Args[1] != 0 && r.Args[2] != 0
-	ns, sa, err := sk.Accept(flags, wantAddr)
+	ns, sa, err := sk.Accept(s.intr(r), flags, wantAddr)
 	if err != nil {
 		return 0, err
 	}
@@ -256,7 +256,7 @@ func (s *Server) sendto(r *kernel.Request) (int64, error) {
 			return 0, err
 		}
 	}
-	n, err := sk.SendMsg([][]byte{b}, to, int(r.Args[3]))
+	n, err := sk.SendMsg(s.intr(r), [][]byte{b}, to, int(r.Args[3]))
 	return int64(n), err
 }
 
@@ -270,7 +270,7 @@ func (s *Server) recvfrom(r *kernel.Request) (int64, error) {
 		return 0, err
 	}
 	wantFrom := r.Args[4] != 0 && r.Args[5] != 0
-	n, from, _, err := sk.RecvMsg([][]byte{b}, int(r.Args[3]), wantFrom)
+	n, from, _, err := sk.RecvMsg(s.intr(r), [][]byte{b}, int(r.Args[3]), wantFrom)
 	if err != nil {
 		return 0, err
 	}
@@ -304,7 +304,7 @@ func (s *Server) sendmsg(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.sendOne(sk, r.Args[1], int(r.Args[2]))
+	return s.sendOne(sk, s.intr(r), r.Args[1], int(r.Args[2]))
 }
 
 // msghdrBufs checks that a struct msghdr is readable and returns the
@@ -316,7 +316,7 @@ func msghdrBufs(hdr uint64) ([][]byte, error) {
 	return iovecs(get64(hdr+msgIov), get64(hdr+msgIovlen))
 }
 
-func (s *Server) sendOne(sk *sockets.Socket, hdr uint64, flags int) (int64, error) {
+func (s *Server) sendOne(sk *sockets.Socket, intr sockets.Interrupter, hdr uint64, flags int) (int64, error) {
 	bufs, err := msghdrBufs(hdr)
 	if err != nil {
 		return 0, err
@@ -331,7 +331,7 @@ func (s *Server) sendOne(sk *sockets.Socket, hdr uint64, flags int) (int64, erro
 	// credentials. Inet ones (TOS, TTL, packet info) only tune a
 	// datagram and are ignored.
 	if sk.Domain != syscall.AF_UNIX {
-		n, err := sk.SendMsg(bufs, to, flags)
+		n, err := sk.SendMsg(intr, bufs, to, flags)
 		return int64(n), err
 	}
 	ctl, err := controlIn(hdr)
@@ -339,14 +339,14 @@ func (s *Server) sendOne(sk *sockets.Socket, hdr uint64, flags int) (int64, erro
 		return 0, err
 	}
 	if len(ctl.fds) == 0 {
-		n, err := sk.SendMsg(bufs, to, flags)
+		n, err := sk.SendMsg(intr, bufs, to, flags)
 		return int64(n), err
 	}
 	rights, err := s.takeRights(ctl.fds)
 	if err != nil {
 		return 0, err
 	}
-	n, err := sk.SendMsgRights(bufs, to, flags, rights)
+	n, err := sk.SendMsgRights(intr, bufs, to, flags, rights)
 	if err != nil {
 		rights.Release() // still ours on error
 	}
@@ -374,10 +374,10 @@ func (s *Server) recvmsg(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.recvOne(sk, r.Args[1], int(r.Args[2]))
+	return s.recvOne(sk, s.intr(r), r.Args[1], int(r.Args[2]))
 }
 
-func (s *Server) recvOne(sk *sockets.Socket, hdr uint64, flags int) (int64, error) {
+func (s *Server) recvOne(sk *sockets.Socket, intr sockets.Interrupter, hdr uint64, flags int) (int64, error) {
 	bufs, err := msghdrBufs(hdr)
 	if err != nil {
 		return 0, err
@@ -387,9 +387,9 @@ func (s *Server) recvOne(sk *sockets.Socket, hdr uint64, flags int) (int64, erro
 	var from []byte
 	var rights sockets.Rights
 	if sk.Domain == syscall.AF_UNIX {
-		n, from, outFlags, rights, err = sk.RecvMsgRights(bufs, flags, name != 0)
+		n, from, outFlags, rights, err = sk.RecvMsgRights(intr, bufs, flags, name != 0)
 	} else {
-		n, from, outFlags, err = sk.RecvMsg(bufs, flags, name != 0)
+		n, from, outFlags, err = sk.RecvMsg(intr, bufs, flags, name != 0)
 	}
 	if err != nil {
 		return 0, err
@@ -460,7 +460,7 @@ func (s *Server) recvmmsg(r *kernel.Request) (int64, error) {
 	return s.mmsg(r, int(r.Args[3]), (*Server).recvOne)
 }
 
-func (s *Server) mmsg(r *kernel.Request, flags int, one func(*Server, *sockets.Socket, uint64, int) (int64, error)) (int64, error) {
+func (s *Server) mmsg(r *kernel.Request, flags int, one func(*Server, *sockets.Socket, sockets.Interrupter, uint64, int) (int64, error)) (int64, error) {
 	sk, err := s.socketOf(r)
 	if err != nil {
 		return 0, err
@@ -469,7 +469,7 @@ func (s *Server) mmsg(r *kernel.Request, flags int, one func(*Server, *sockets.S
 	var done int64
 	for i := uint64(0); i < vlen; i++ {
 		hdr := vec + i*sizeofMmsghdr
-		n, err := one(s, sk, hdr, flags)
+		n, err := one(s, sk, s.intr(r), hdr, flags)
 		if err != nil {
 			if done > 0 {
 				return done, nil
@@ -540,16 +540,16 @@ func (s *Server) getsockopt(r *kernel.Request) (int64, error) {
 // sockTransfer serves read, write, readv and writev on a socket fd, all
 // buffers in one call (a readv must not block for its second buffer);
 // positioned calls fail with ESPIPE.
-func sockTransfer(f *openFile, bufs [][]byte, off int64, write bool) (int64, error) {
+func sockTransfer(f *openFile, sl *inflight, bufs [][]byte, off int64, write bool) (int64, error) {
 	if off >= 0 {
 		return 0, syscall.ESPIPE
 	}
 	var n int
 	var err error
 	if write {
-		n, err = f.sock.Write(bufs)
+		n, err = f.sock.Write(sl.intr(), bufs)
 	} else {
-		n, err = f.sock.Read(bufs)
+		n, err = f.sock.Read(sl.intr(), bufs)
 	}
 	return int64(n), err
 }
@@ -596,14 +596,14 @@ func (s *Server) sendfile(r *kernel.Request) (int64, error) {
 		if off >= 0 {
 			pos = off + total
 		}
-		n, err := in.read(chunk, pos)
+		n, err := in.read(s.slot(r), chunk, pos)
 		if err != nil || n == 0 {
 			if total > 0 {
 				break
 			}
 			return 0, err
 		}
-		w, err := out.writeAt(chunk[:n], -1)
+		w, err := out.writeAt(s.slot(r), chunk[:n], -1)
 		if w < n && off < 0 {
 			in.unread(n - w) // in_fd's offset moves by what was sent
 		}

@@ -105,10 +105,10 @@ func connected(t *testing.T, st *stack.Stack) (client, server *Socket) {
 	t.Helper()
 	l, addr := listener(t, st, 0)
 	c := mustNew(t, st, syscall.AF_INET, syscall.SOCK_STREAM)
-	if err := c.Connect(addr); err != nil {
+	if err := c.Connect(nil, addr); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	s, _, err := l.Accept(0, false)
+	s, _, err := l.Accept(nil, 0, false)
 	if err != nil {
 		t.Fatalf("Accept: %v", err)
 	}
@@ -131,7 +131,7 @@ func waitReady(t *testing.T, s *Socket, want uint32) {
 func read(t *testing.T, s *Socket, n int) string {
 	t.Helper()
 	b := make([]byte, n)
-	got, err := s.Read([][]byte{b})
+	got, err := s.Read(nil, [][]byte{b})
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
@@ -140,7 +140,7 @@ func read(t *testing.T, s *Socket, n int) string {
 
 func write(t *testing.T, s *Socket, msg string) {
 	t.Helper()
-	n, err := s.Write([][]byte{[]byte(msg)})
+	n, err := s.Write(nil, [][]byte{[]byte(msg)})
 	if err != nil || n != len(msg) {
 		t.Fatalf("Write(%q) = %d, %v; want %d, nil", msg, n, err, len(msg))
 	}

@@ -19,12 +19,12 @@ func TestTCPEcho(t *testing.T) {
 		t.Fatalf("server read %q, want %q", got, "hello")
 	}
 	// Vectored both ways: two buffers out, three in.
-	if n, err := s.Write([][]byte{[]byte("ab"), []byte("cde")}); err != nil || n != 5 {
+	if n, err := s.Write(nil, [][]byte{[]byte("ab"), []byte("cde")}); err != nil || n != 5 {
 		t.Fatalf("Write = %d, %v", n, err)
 	}
 	waitReady(t, c, EventIn)
 	b1, b2, b3 := make([]byte, 1), make([]byte, 2), make([]byte, 10)
-	n, err := c.Read([][]byte{b1, b2, b3})
+	n, err := c.Read(nil, [][]byte{b1, b2, b3})
 	if err != nil || n != 5 || string(b1)+string(b2)+string(b3[:2]) != "abcde" {
 		t.Fatalf("Read = %d, %v: %q %q %q", n, err, b1, b2, b3)
 	}
@@ -37,10 +37,10 @@ func TestTCPNames(t *testing.T) {
 	if _, err := c.PeerName(); err != syscall.ENOTCONN {
 		t.Fatalf("PeerName before connect: %v, want ENOTCONN", err)
 	}
-	if err := c.Connect(laddr); err != nil {
+	if err := c.Connect(nil, laddr); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	s, from, err := l.Accept(0, true)
+	s, from, err := l.Accept(nil, 0, true)
 	if err != nil {
 		t.Fatalf("Accept: %v", err)
 	}
@@ -81,10 +81,10 @@ func TestTCPIPv6AndMapped(t *testing.T) {
 	// An IPv4 client reaches the dual-stack listener; the server sees
 	// it v4-mapped.
 	c := mustNew(t, st, syscall.AF_INET, syscall.SOCK_STREAM)
-	if err := c.Connect(sockaddrIn(localhost, p)); err != nil {
+	if err := c.Connect(nil, sockaddrIn(localhost, p)); err != nil {
 		t.Fatalf("Connect 127.0.0.1: %v", err)
 	}
-	s, from, err := l.Accept(0, true)
+	s, from, err := l.Accept(nil, 0, true)
 	if err != nil {
 		t.Fatalf("Accept: %v", err)
 	}
@@ -94,10 +94,10 @@ func TestTCPIPv6AndMapped(t *testing.T) {
 		t.Errorf("accepted from %x, want v4-mapped 127.0.0.1", from)
 	}
 	c6 := mustNew(t, st, syscall.AF_INET6, syscall.SOCK_STREAM)
-	if err := c6.Connect(sockaddrIn6([16]byte{15: 1}, p)); err != nil {
+	if err := c6.Connect(nil, sockaddrIn6([16]byte{15: 1}, p)); err != nil {
 		t.Fatalf("Connect [::1]: %v", err)
 	}
-	s6, _, err := l.Accept(0, false)
+	s6, _, err := l.Accept(nil, 0, false)
 	if err != nil {
 		t.Fatalf("Accept v6: %v", err)
 	}
@@ -107,11 +107,11 @@ func TestTCPIPv6AndMapped(t *testing.T) {
 func TestNonblockingConnectAccept(t *testing.T) {
 	st := loopbackStack(t)
 	l, addr := listener(t, st, SockNonblock)
-	if _, _, err := l.Accept(0, false); err != syscall.EAGAIN {
+	if _, _, err := l.Accept(nil, 0, false); err != syscall.EAGAIN {
 		t.Fatalf("Accept on empty non-blocking listener: %v, want EAGAIN", err)
 	}
 	c := mustNew(t, st, syscall.AF_INET, syscall.SOCK_STREAM|SockNonblock)
-	err := c.Connect(addr)
+	err := c.Connect(nil, addr)
 	if err != nil && err != syscall.EINPROGRESS {
 		t.Fatalf("non-blocking Connect: %v, want EINPROGRESS or success", err)
 	}
@@ -122,14 +122,14 @@ func TestNonblockingConnectAccept(t *testing.T) {
 	}
 	// As on Linux, the first connect after completion reports success,
 	// later ones EISCONN.
-	if err := c.Connect(addr); err != nil && err != syscall.EISCONN {
+	if err := c.Connect(nil, addr); err != nil && err != syscall.EISCONN {
 		t.Fatalf("Connect after completion: %v, want success", err)
 	}
-	if err := c.Connect(addr); err != syscall.EISCONN {
+	if err := c.Connect(nil, addr); err != syscall.EISCONN {
 		t.Fatalf("Connect again: %v, want EISCONN", err)
 	}
 	waitReady(t, l, EventIn)
-	s, _, err := l.Accept(SockNonblock, false)
+	s, _, err := l.Accept(nil, SockNonblock, false)
 	if err != nil {
 		t.Fatalf("Accept: %v", err)
 	}
@@ -137,12 +137,12 @@ func TestNonblockingConnectAccept(t *testing.T) {
 	if !s.Nonblock() {
 		t.Error("accept4(SOCK_NONBLOCK) gave a blocking socket")
 	}
-	if _, err := s.Read([][]byte{make([]byte, 8)}); err != syscall.EAGAIN {
+	if _, err := s.Read(nil, [][]byte{make([]byte, 8)}); err != syscall.EAGAIN {
 		t.Fatalf("Read with nothing sent: %v, want EAGAIN", err)
 	}
 	// MSG_DONTWAIT makes one call non-blocking on a blocking socket.
 	bc, bs := connected(t, st)
-	if _, _, _, err := bs.RecvMsg([][]byte{make([]byte, 8)}, syscall.MSG_DONTWAIT, false); err != syscall.EAGAIN {
+	if _, _, _, err := bs.RecvMsg(nil, [][]byte{make([]byte, 8)}, syscall.MSG_DONTWAIT, false); err != syscall.EAGAIN {
 		t.Fatalf("RecvMsg(MSG_DONTWAIT): %v, want EAGAIN", err)
 	}
 	_ = bc
@@ -159,10 +159,10 @@ func TestConnectRefused(t *testing.T) {
 	tmp.Close()
 
 	c := mustNew(t, st, syscall.AF_INET, syscall.SOCK_STREAM)
-	wantErrno(t, "blocking connect to a closed port", c.Connect(addr), syscall.ECONNREFUSED)
+	wantErrno(t, "blocking connect to a closed port", c.Connect(nil, addr), syscall.ECONNREFUSED)
 
 	n := mustNew(t, st, syscall.AF_INET, syscall.SOCK_STREAM|SockNonblock)
-	if err := n.Connect(addr); err != syscall.EINPROGRESS && err != syscall.ECONNREFUSED {
+	if err := n.Connect(nil, addr); err != syscall.EINPROGRESS && err != syscall.ECONNREFUSED {
 		t.Fatalf("non-blocking connect: %v", err)
 	}
 	waitReady(t, n, EventErr)
@@ -185,7 +185,7 @@ func TestShutdown(t *testing.T) {
 	if got := read(t, s, 10); got != "" {
 		t.Fatalf("read after peer's SHUT_WR = %q, want end of stream", got)
 	}
-	wantErrno(t, "write after SHUT_WR", func() error { _, err := c.Write([][]byte{[]byte("x")}); return err }(), syscall.EPIPE)
+	wantErrno(t, "write after SHUT_WR", func() error { _, err := c.Write(nil, [][]byte{[]byte("x")}); return err }(), syscall.EPIPE)
 	// The other direction still works.
 	write(t, s, "still open")
 	if got := read(t, c, 20); got != "still open" {
@@ -210,12 +210,12 @@ func TestLargeBlockingWrite(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if n, err := c.Write([][]byte{msg}); err != nil || n != len(msg) {
+		if n, err := c.Write(nil, [][]byte{msg}); err != nil || n != len(msg) {
 			t.Errorf("Write = %d, %v; want %d", n, err, len(msg))
 		}
 	}()
 	got := make([]byte, len(msg))
-	n, _, _, err := s.RecvMsg([][]byte{got}, syscall.MSG_WAITALL, false)
+	n, _, _, err := s.RecvMsg(nil, [][]byte{got}, syscall.MSG_WAITALL, false)
 	wg.Wait()
 	if err != nil || n != len(msg) || !bytes.Equal(got, msg) {
 		t.Fatalf("RecvMsg(MSG_WAITALL) = %d, %v; data equal %v", n, err, bytes.Equal(got, msg))
@@ -230,7 +230,7 @@ func TestRecvTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err := s.Read([][]byte{make([]byte, 4)})
+	_, err := s.Read(nil, [][]byte{make([]byte, 4)})
 	if err != syscall.EAGAIN || time.Since(start) < 30*time.Millisecond {
 		t.Fatalf("Read with SO_RCVTIMEO: %v after %v, want EAGAIN after >= 30ms", err, time.Since(start))
 	}
@@ -241,7 +241,7 @@ func TestCloseWakesAccept(t *testing.T) {
 	l, _ := listener(t, st, 0)
 	done := make(chan error)
 	go func() {
-		_, _, err := l.Accept(0, false)
+		_, _, err := l.Accept(nil, 0, false)
 		done <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
@@ -267,10 +267,10 @@ func TestUDP(t *testing.T) {
 	}
 	aaddr, _ := a.SockName()
 	baddr, _ := b.SockName()
-	if _, _, _, err := a.RecvMsg([][]byte{make([]byte, 4)}, 0, true); err != syscall.EAGAIN {
+	if _, _, _, err := a.RecvMsg(nil, [][]byte{make([]byte, 4)}, 0, true); err != syscall.EAGAIN {
 		t.Fatalf("recv on empty non-blocking UDP socket: %v, want EAGAIN", err)
 	}
-	if n, err := b.SendMsg([][]byte{[]byte("datagram")}, aaddr, 0); err != nil || n != 8 {
+	if n, err := b.SendMsg(nil, [][]byte{[]byte("datagram")}, aaddr, 0); err != nil || n != 8 {
 		t.Fatalf("sendto = %d, %v", n, err)
 	}
 	waitReady(t, a, EventIn)
@@ -279,35 +279,35 @@ func TestUDP(t *testing.T) {
 	}
 	// Peek, then a truncating read that asks for the real length.
 	buf := make([]byte, 4)
-	n, from, _, err := a.RecvMsg([][]byte{buf}, syscall.MSG_PEEK, true)
+	n, from, _, err := a.RecvMsg(nil, [][]byte{buf}, syscall.MSG_PEEK, true)
 	if err != nil || n != 4 || string(buf) != "data" || !bytes.Equal(from, baddr) {
 		t.Fatalf("peek = %d %q from %x, %v; want 4 \"data\" from %x", n, buf, from, err, baddr)
 	}
-	n, _, flags, err := a.RecvMsg([][]byte{buf}, syscall.MSG_TRUNC, false)
+	n, _, flags, err := a.RecvMsg(nil, [][]byte{buf}, syscall.MSG_TRUNC, false)
 	if err != nil || n != 8 || flags&syscall.MSG_TRUNC == 0 {
 		t.Fatalf("recv(MSG_TRUNC) = %d flags %#x, %v; want 8 with MSG_TRUNC", n, flags, err)
 	}
-	if _, _, _, err := a.RecvMsg([][]byte{buf}, 0, false); err != syscall.EAGAIN {
+	if _, _, _, err := a.RecvMsg(nil, [][]byte{buf}, 0, false); err != syscall.EAGAIN {
 		t.Fatalf("datagram read twice: %v", err)
 	}
 	// A zero-length read consumes a datagram and says who sent it.
-	if _, err := b.SendMsg([][]byte{[]byte("gone")}, aaddr, 0); err != nil {
+	if _, err := b.SendMsg(nil, [][]byte{[]byte("gone")}, aaddr, 0); err != nil {
 		t.Fatal(err)
 	}
 	waitReady(t, a, EventIn)
-	n, from, flags, err = a.RecvMsg([][]byte{nil}, 0, true)
+	n, from, flags, err = a.RecvMsg(nil, [][]byte{nil}, 0, true)
 	if err != nil || n != 0 || !bytes.Equal(from, baddr) || flags&syscall.MSG_TRUNC == 0 {
 		t.Fatalf("zero-length recvfrom = %d from %x flags %#x, %v; want 0 from %x, MSG_TRUNC", n, from, flags, err, baddr)
 	}
-	if _, _, _, err := a.RecvMsg([][]byte{buf}, 0, false); err != syscall.EAGAIN {
+	if _, _, _, err := a.RecvMsg(nil, [][]byte{buf}, 0, false); err != syscall.EAGAIN {
 		t.Fatalf("the zero-length read left its datagram queued: %v", err)
 	}
 	// Connected UDP: write without an address; listen makes no sense.
-	if err := a.Connect(baddr); err != nil {
+	if err := a.Connect(nil, baddr); err != nil {
 		t.Fatal(err)
 	}
 	write(t, a, "reply")
-	n, from, _, err = b.RecvMsg([][]byte{make([]byte, 16)}, 0, true)
+	n, from, _, err = b.RecvMsg(nil, [][]byte{make([]byte, 16)}, 0, true)
 	if err != nil || n != 5 || !bytes.Equal(from, aaddr) {
 		t.Fatalf("recvfrom = %d from %x, %v", n, from, err)
 	}
@@ -342,7 +342,7 @@ func TestSocketErrors(t *testing.T) {
 	wantErrno(t, "bind foreign address", s.Bind(sockaddrIn([4]byte{10, 1, 2, 3}, 0)), syscall.EADDRNOTAVAIL)
 	_, addr := listener(t, st, 0)
 	wantErrno(t, "bind a used port", s.Bind(addr), syscall.EADDRINUSE)
-	wantErrno(t, "accept on an unlistening socket", func() error { _, _, err := s.Accept(0, false); return err }(), syscall.EINVAL)
+	wantErrno(t, "accept on an unlistening socket", func() error { _, _, err := s.Accept(nil, 0, false); return err }(), syscall.EINVAL)
 }
 
 func TestSockopts(t *testing.T) {
@@ -439,11 +439,11 @@ func TestReadinessNotify(t *testing.T) {
 		t.Fatalf("fresh listener reported %#x: readable with nothing queued", ev)
 	}
 	c := mustNew(t, st, syscall.AF_INET, syscall.SOCK_STREAM)
-	if err := c.Connect(addr); err != nil {
+	if err := c.Connect(nil, addr); err != nil {
 		t.Fatal(err)
 	}
 	waitEvent(t, events, EventIn, "listener after a connection")
-	s, _, err := l.Accept(0, false)
+	s, _, err := l.Accept(nil, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,10 +505,10 @@ func TestConnectUnspecified(t *testing.T) {
 	} {
 		l := tc.l
 		c := mustNew(t, st, tc.family, syscall.SOCK_STREAM)
-		if err := c.Connect(tc.addr); err != nil {
+		if err := c.Connect(nil, tc.addr); err != nil {
 			t.Fatalf("Connect to the unspecified address (family %d): %v", tc.family, err)
 		}
-		s, _, err := l.Accept(0, false)
+		s, _, err := l.Accept(nil, 0, false)
 		if err != nil {
 			t.Fatalf("Accept: %v", err)
 		}

@@ -91,7 +91,7 @@ func netlinkRIB(t testing.TB, st *stack.Stack, proto uint16, family uint8) []byt
 		t.Fatalf("bind: %v", err)
 	}
 	req := request(proto, syscall.NLM_F_DUMP|syscall.NLM_F_REQUEST, 1, []byte{family})
-	if n, err := s.SendMsg([][]byte{req}, kernel, 0); err != nil || n != len(req) {
+	if n, err := s.SendMsg(nil, [][]byte{req}, kernel, 0); err != nil || n != len(req) {
 		t.Fatalf("sendto = %d, %v; want %d", n, err, len(req))
 	}
 	sa, err := s.SockName()
@@ -105,7 +105,7 @@ func netlinkRIB(t testing.TB, st *stack.Stack, proto uint16, family uint8) []byt
 	var tab []byte
 	for {
 		rb := make([]byte, 4096)
-		n, from, flags, err := s.RecvMsg([][]byte{rb}, 0, true)
+		n, from, flags, err := s.RecvMsg(nil, [][]byte{rb}, 0, true)
 		if err != nil {
 			t.Fatalf("recvfrom: %v", err)
 		}
@@ -429,13 +429,13 @@ func TestNetlinkDumpChunks(t *testing.T) {
 		}
 	}
 	s := newNetlinkSocket(t, st, syscall.SOCK_DGRAM)
-	if _, err := s.SendMsg([][]byte{request(syscall.RTM_GETLINK, syscall.NLM_F_DUMP|syscall.NLM_F_REQUEST, 7, []byte{0})}, nil, 0); err != nil {
+	if _, err := s.SendMsg(nil, [][]byte{request(syscall.RTM_GETLINK, syscall.NLM_F_DUMP|syscall.NLM_F_REQUEST, 7, []byte{0})}, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	var links, dgrams int
 	for done := false; !done; {
 		b := make([]byte, 4096)
-		n, _, flags, err := s.RecvMsg([][]byte{b}, syscall.MSG_DONTWAIT, false)
+		n, _, flags, err := s.RecvMsg(nil, [][]byte{b}, syscall.MSG_DONTWAIT, false)
 		if err != nil {
 			t.Fatalf("recv after %d datagrams, %d links: %v", dgrams, links, err)
 		}
@@ -467,13 +467,13 @@ func TestNetlinkDumpChunks(t *testing.T) {
 // exchange sends req and returns the reply datagrams, parsed.
 func exchange(t *testing.T, s *Socket, req []byte) [][]syscall.NetlinkMessage {
 	t.Helper()
-	if n, err := s.SendMsg([][]byte{req}, nil, 0); err != nil || n != len(req) {
+	if n, err := s.SendMsg(nil, [][]byte{req}, nil, 0); err != nil || n != len(req) {
 		t.Fatalf("send = %d, %v; want %d", n, err, len(req))
 	}
 	var out [][]syscall.NetlinkMessage
 	for {
 		b := make([]byte, 8192)
-		n, _, _, err := s.RecvMsg([][]byte{b}, syscall.MSG_DONTWAIT, false)
+		n, _, _, err := s.RecvMsg(nil, [][]byte{b}, syscall.MSG_DONTWAIT, false)
 		if err == syscall.EAGAIN {
 			return out
 		}
@@ -610,7 +610,7 @@ func TestNetlinkSocket(t *testing.T) {
 	wantErrno(t, "bind to a taken port", b.Bind(EncodeNetlink(appPID, 0)), syscall.EADDRINUSE)
 	wantErrno(t, "bind a short sockaddr_nl", b.Bind(EncodeNetlink(0, 0)[:8]), syscall.EINVAL)
 	wantErrno(t, "send to an application port", func() error {
-		_, err := b.SendMsg([][]byte{request(syscall.RTM_GETLINK, syscall.NLM_F_REQUEST|syscall.NLM_F_DUMP, 1, []byte{0})}, EncodeNetlink(appPID, 0), 0)
+		_, err := b.SendMsg(nil, [][]byte{request(syscall.RTM_GETLINK, syscall.NLM_F_REQUEST|syscall.NLM_F_DUMP, 1, []byte{0})}, EncodeNetlink(appPID, 0), 0)
 		return err
 	}(), syscall.ECONNREFUSED)
 	sb, _ := b.SockName()
@@ -622,15 +622,15 @@ func TestNetlinkSocket(t *testing.T) {
 	if ev := a.Readiness(); ev != EventOut {
 		t.Errorf("idle readiness %#x, want OUT only", ev)
 	}
-	wantErrno(t, "recv on an empty socket", func() error { _, err := a.Read([][]byte{make([]byte, 100)}); return err }(), syscall.EAGAIN)
+	wantErrno(t, "recv on an empty socket", func() error { _, err := a.Read(nil, [][]byte{make([]byte, 100)}); return err }(), syscall.EAGAIN)
 	req := request(syscall.RTM_GETLINK, syscall.NLM_F_REQUEST|syscall.NLM_F_DUMP, 3, []byte{0})
-	if _, err := a.Write([][]byte{req}); err != nil {
+	if _, err := a.Write(nil, [][]byte{req}); err != nil {
 		t.Fatal(err)
 	}
 	if ev := a.Readiness(); ev != EventIn|EventOut {
 		t.Errorf("readiness with replies queued %#x, want IN|OUT", ev)
 	}
-	n, _, flags, err := a.RecvMsg(nil, syscall.MSG_PEEK|syscall.MSG_TRUNC, false)
+	n, _, flags, err := a.RecvMsg(nil, nil, syscall.MSG_PEEK|syscall.MSG_TRUNC, false)
 	if err != nil || n <= nlmsgHdrLen || flags&msgTrunc == 0 {
 		t.Fatalf("recv(MSG_PEEK|MSG_TRUNC, no buffer) = %d, flags %#x, %v; want the datagram's length and MSG_TRUNC", n, flags, err)
 	}
@@ -638,7 +638,7 @@ func TestNetlinkSocket(t *testing.T) {
 		t.Errorf("FIONREAD %d, want the next datagram's %d", got, n)
 	}
 	buf := make([]byte, n)
-	if got, _, flags, err := a.RecvMsg([][]byte{buf}, 0, false); err != nil || got != n || flags != 0 {
+	if got, _, flags, err := a.RecvMsg(nil, [][]byte{buf}, 0, false); err != nil || got != n || flags != 0 {
 		t.Fatalf("recv = %d, flags %#x, %v; want the peeked %d bytes", got, flags, err, n)
 	}
 

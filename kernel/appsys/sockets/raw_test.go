@@ -27,7 +27,7 @@ func recvTimeout(t *testing.T, s *Socket) ([]byte, []byte) {
 	deadline := time.Now().Add(5 * time.Second)
 	buf := make([]byte, 2048)
 	for time.Now().Before(deadline) {
-		n, from, _, err := s.RecvMsg([][]byte{buf}, syscall.MSG_DONTWAIT, true)
+		n, from, _, err := s.RecvMsg(nil, [][]byte{buf}, syscall.MSG_DONTWAIT, true)
 		if err == nil {
 			return buf[:n], from
 		}
@@ -50,7 +50,7 @@ func TestPingSocket(t *testing.T) {
 		t.Fatalf("ping socket: %v", err)
 	}
 	defer p.Close()
-	if n, err := p.SendMsg([][]byte{echoRequest(0, 7, "hello")}, sockaddrIn(localhost, 0), 0); err != nil || n != 13 {
+	if n, err := p.SendMsg(nil, [][]byte{echoRequest(0, 7, "hello")}, sockaddrIn(localhost, 0), 0); err != nil || n != 13 {
 		t.Fatalf("sendto = %d, %v", n, err)
 	}
 	reply, from := recvTimeout(t, p)
@@ -75,7 +75,7 @@ func TestRawICMPSocket(t *testing.T) {
 	if err := r.Bind(sockaddrIn(localhost, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.SendMsg([][]byte{echoRequest(42, 1, "raw")}, sockaddrIn(localhost, 0), 0); err != nil {
+	if _, err := r.SendMsg(nil, [][]byte{echoRequest(42, 1, "raw")}, sockaddrIn(localhost, 0), 0); err != nil {
 		t.Fatal(err)
 	}
 	// The request comes back in over loopback, then the stack's reply.

@@ -18,10 +18,10 @@ func ringPair(t *testing.T) (client, server *Socket, r *kernel.StreamRing, event
 	st := loopbackStack(t)
 	l, addr := listener(t, st, 0)
 	c := mustNew(t, st, syscall.AF_INET, syscall.SOCK_STREAM)
-	if err := c.Connect(addr); err != nil {
+	if err := c.Connect(nil, addr); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	s, _, err := l.Accept(SockNonblock, false)
+	s, _, err := l.Accept(nil, SockNonblock, false)
 	if err != nil {
 		t.Fatalf("Accept: %v", err)
 	}
@@ -91,7 +91,7 @@ func TestRingsBulk(t *testing.T) {
 	c, s, r, _ := ringPair(t)
 	big := strings.Repeat("0123456789abcdef", 3*RingSize/16+5)
 	go func() {
-		c.Write([][]byte{[]byte(big)})
+		c.Write(nil, [][]byte{[]byte(big)})
 	}()
 	if got, _ := coreRead(t, s, r, len(big)); got != big {
 		t.Fatalf("received %d bytes, want %d, equal %v", len(got), len(big), got == big)
@@ -101,7 +101,7 @@ func TestRingsBulk(t *testing.T) {
 		var b strings.Builder
 		buf := make([]byte, 8192)
 		for b.Len() < len(big) {
-			n, err := c.Read([][]byte{buf})
+			n, err := c.Read(nil, [][]byte{buf})
 			if err != nil || n == 0 {
 				break
 			}

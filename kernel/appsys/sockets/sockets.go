@@ -10,7 +10,8 @@
 //
 // Blocking calls wait on the socket's waiter queue in the calling
 // goroutine (SO_RCVTIMEO/SO_SNDTIMEO bound them); Close wakes them with
-// EBADF. Readiness changes are reported through the function given to
+// EBADF, and their Interrupter (a signal for the application thread)
+// with ErrInterrupted. Readiness changes are reported through the function given to
 // SetNotify, as Linux epoll bits.
 package sockets
 
@@ -23,6 +24,7 @@ import (
 
 	"gosv/internal/lazywake"
 	"gosv/internal/memcopy"
+	"gosv/kernel"
 
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/waiter"
@@ -284,13 +286,33 @@ func (s *Socket) closeNow() {
 	})
 }
 
+// Interrupter tells a blocking call to stop waiting: the application
+// thread it serves has a signal to handle. Interrupted is asked only
+// once the call is about to wait (so calls that never wait cost
+// nothing); its channel is closed when the call is interrupted.
+type Interrupter interface {
+	Interrupted() <-chan struct{}
+}
+
+// ErrInterrupted ends an interrupted call that transferred nothing:
+// the system-call server turns it into EINTR or a restart of the call,
+// as the signal's handler asks (SA_RESTART). A call with a timeout
+// (SO_RCVTIMEO, SO_SNDTIMEO) gets EINTR instead, as on Linux.
+const ErrInterrupted = kernel.ErrRestart
+
 // wait runs try until it stops returning EAGAIN, sleeping on the
 // socket's queue for mask between tries. nonblock makes one try;
-// timeout > 0 bounds the wait (then EAGAIN, as Linux's SO_*TIMEO).
-func (s *Socket) wait(mask waiter.EventMask, nonblock bool, timeout time.Duration, try func() error) error {
+// timeout > 0 bounds the wait (then EAGAIN, as Linux's SO_*TIMEO); a
+// closed intr channel ends it (ErrInterrupted, or EINTR with a
+// timeout). intr may be nil.
+func (s *Socket) wait(intr Interrupter, mask waiter.EventMask, nonblock bool, timeout time.Duration, try func() error) error {
 	err := try()
 	if err != syscall.EAGAIN || nonblock {
 		return err
+	}
+	var interrupted <-chan struct{}
+	if intr != nil {
+		interrupted = intr.Interrupted()
 	}
 	e, ch := waiter.NewChannelEntry(mask | waiter.EventErr | waiter.EventHUp)
 	q := s.impl.queue()
@@ -312,6 +334,11 @@ func (s *Socket) wait(mask waiter.EventMask, nonblock bool, timeout time.Duratio
 			return syscall.EAGAIN
 		case <-s.closed:
 			return syscall.EBADF
+		case <-interrupted:
+			if timeout > 0 {
+				return syscall.EINTR
+			}
+			return ErrInterrupted
 		}
 	}
 }
@@ -340,13 +367,13 @@ func (s *Socket) Listen(backlog int) error {
 // Accept takes a connection from a listening socket; flags are
 // accept4's (SOCK_NONBLOCK applies to the new socket). The peer's
 // address comes back when wantAddr is set.
-func (s *Socket) Accept(flags int, wantAddr bool) (*Socket, []byte, error) {
+func (s *Socket) Accept(intr Interrupter, flags int, wantAddr bool) (*Socket, []byte, error) {
 	if flags&^(SockNonblock|SockCloexec) != 0 {
 		return nil, nil, syscall.EINVAL
 	}
 	var im impl
 	var addr []byte
-	err := s.wait(waiter.EventIn, s.Nonblock(), time.Duration(s.rcvTimeo.Load()), func() error {
+	err := s.wait(intr, waiter.EventIn, s.Nonblock(), time.Duration(s.rcvTimeo.Load()), func() error {
 		var err error
 		im, addr, err = s.impl.accept(wantAddr)
 		return err
@@ -364,13 +391,13 @@ func (s *Socket) Accept(flags int, wantAddr bool) (*Socket, []byte, error) {
 
 // Connect connects to a raw sockaddr. A non-blocking socket returns
 // EINPROGRESS and reports the outcome through SO_ERROR and readiness.
-func (s *Socket) Connect(addr []byte) error {
+func (s *Socket) Connect(intr Interrupter, addr []byte) error {
 	defer s.publish(false)
 	err := s.impl.connect(addr)
 	if err != syscall.EINPROGRESS || s.Nonblock() {
 		return err
 	}
-	werr := s.wait(waiter.EventOut, false, time.Duration(s.sndTimeo.Load()), func() error {
+	werr := s.wait(intr, waiter.EventOut, false, time.Duration(s.sndTimeo.Load()), func() error {
 		if s.impl.readiness()&(EventOut|EventErr|EventHup) == 0 {
 			return syscall.EAGAIN
 		}
@@ -388,8 +415,8 @@ func (s *Socket) Connect(addr []byte) error {
 // RecvMsg reads into bufs (recvmsg, recvfrom, read and readv). flags
 // are MSG_* bits; from is the sender's sockaddr when wantFrom is set,
 // and outFlags are recvmsg's msg_flags (MSG_TRUNC).
-func (s *Socket) RecvMsg(bufs [][]byte, flags int, wantFrom bool) (n int, from []byte, outFlags int, err error) {
-	n, from, outFlags, _, err = s.recvMsg(bufs, flags, wantFrom, false)
+func (s *Socket) RecvMsg(intr Interrupter, bufs [][]byte, flags int, wantFrom bool) (n int, from []byte, outFlags int, err error) {
+	n, from, outFlags, _, err = s.recvMsg(intr, bufs, flags, wantFrom, false)
 	return n, from, outFlags, err
 }
 
@@ -397,11 +424,11 @@ func (s *Socket) RecvMsg(bufs [][]byte, flags int, wantFrom bool) (n int, from [
 // message passed (SCM_RIGHTS), or nil: the caller installs them or
 // releases them. A read that meets passed files stops after the bytes
 // that carried them.
-func (s *Socket) RecvMsgRights(bufs [][]byte, flags int, wantFrom bool) (n int, from []byte, outFlags int, rights Rights, err error) {
-	return s.recvMsg(bufs, flags, wantFrom, true)
+func (s *Socket) RecvMsgRights(intr Interrupter, bufs [][]byte, flags int, wantFrom bool) (n int, from []byte, outFlags int, rights Rights, err error) {
+	return s.recvMsg(intr, bufs, flags, wantFrom, true)
 }
 
-func (s *Socket) recvMsg(bufs [][]byte, flags int, wantFrom, keepRights bool) (n int, from []byte, outFlags int, rights Rights, err error) {
+func (s *Socket) recvMsg(intr Interrupter, bufs [][]byte, flags int, wantFrom, keepRights bool) (n int, from []byte, outFlags int, rights Rights, err error) {
 	defer s.publish(false)
 	u, _ := s.impl.(*unixEnd)
 	keepRights = keepRights && u != nil
@@ -410,7 +437,7 @@ func (s *Socket) recvMsg(bufs [][]byte, flags int, wantFrom, keepRights bool) (n
 	want := iovLen(bufs)
 	for {
 		var got, total int
-		err = s.wait(waiter.EventIn, nonblock, time.Duration(s.rcvTimeo.Load()), func() error {
+		err = s.wait(intr, waiter.EventIn, nonblock, time.Duration(s.rcvTimeo.Load()), func() error {
 			var err error
 			if keepRights {
 				got, total, from, rights, err = u.recvRights(bufs, peek, wantFrom)
@@ -444,28 +471,28 @@ func (s *Socket) recvMsg(bufs [][]byte, flags int, wantFrom, keepRights bool) (n
 // SendMsg writes bufs (sendmsg, sendto, write and writev), to the
 // sockaddr to when it is not nil. A blocking stream send writes
 // everything unless an error or timeout stops it.
-func (s *Socket) SendMsg(bufs [][]byte, to []byte, flags int) (int, error) {
-	return s.sendMsg(bufs, to, flags, nil)
+func (s *Socket) SendMsg(intr Interrupter, bufs [][]byte, to []byte, flags int) (int, error) {
+	return s.sendMsg(intr, bufs, to, flags, nil)
 }
 
 // SendMsgRights is SendMsg passing files (SCM_RIGHTS) with the first
 // bytes sent: AF_UNIX only (EINVAL otherwise, as Linux). The socket owns
 // rights once the call succeeds; on error they are still the caller's.
-func (s *Socket) SendMsgRights(bufs [][]byte, to []byte, flags int, rights Rights) (int, error) {
+func (s *Socket) SendMsgRights(intr Interrupter, bufs [][]byte, to []byte, flags int, rights Rights) (int, error) {
 	if _, ok := s.impl.(*unixEnd); !ok && rights != nil {
 		return 0, syscall.EINVAL
 	}
-	return s.sendMsg(bufs, to, flags, rights)
+	return s.sendMsg(intr, bufs, to, flags, rights)
 }
 
-func (s *Socket) sendMsg(bufs [][]byte, to []byte, flags int, rights Rights) (int, error) {
+func (s *Socket) sendMsg(intr Interrupter, bufs [][]byte, to []byte, flags int, rights Rights) (int, error) {
 	defer s.publish(false)
 	nonblock := s.Nonblock() || flags&msgDontwait != 0
 	want := iovLen(bufs)
 	total := 0
 	for {
 		var n int
-		err := s.wait(waiter.EventOut, nonblock, time.Duration(s.sndTimeo.Load()), func() error {
+		err := s.wait(intr, waiter.EventOut, nonblock, time.Duration(s.sndTimeo.Load()), func() error {
 			var err error
 			if rights != nil {
 				n, err = s.impl.(*unixEnd).sendRights(bufs, to, flags, rights)
@@ -492,12 +519,14 @@ func (s *Socket) sendMsg(bufs [][]byte, to []byte, flags int, rights Rights) (in
 }
 
 // Read and Write are recv and send without flags (read(2), write(2)).
-func (s *Socket) Read(bufs [][]byte) (int, error) {
-	n, _, _, err := s.RecvMsg(bufs, 0, false)
+func (s *Socket) Read(intr Interrupter, bufs [][]byte) (int, error) {
+	n, _, _, err := s.RecvMsg(intr, bufs, 0, false)
 	return n, err
 }
 
-func (s *Socket) Write(bufs [][]byte) (int, error) { return s.SendMsg(bufs, nil, 0) }
+func (s *Socket) Write(intr Interrupter, bufs [][]byte) (int, error) {
+	return s.SendMsg(intr, bufs, nil, 0)
+}
 
 // Shutdown shuts down reading (SHUT_RD), writing (SHUT_WR) or both.
 func (s *Socket) Shutdown(how int) error {

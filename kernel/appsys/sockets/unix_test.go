@@ -19,7 +19,7 @@ func TestUnixPairStream(t *testing.T) {
 		t.Fatalf("read %q, want the two writes as one stream", got)
 	}
 	b.SetNonblock(true)
-	if _, err := b.Read([][]byte{make([]byte, 4)}); err != syscall.EAGAIN {
+	if _, err := b.Read(nil, [][]byte{make([]byte, 4)}); err != syscall.EAGAIN {
 		t.Fatalf("empty non-blocking read: %v, want EAGAIN", err)
 	}
 	if err := a.Shutdown(syscall.SHUT_WR); err != nil {
@@ -31,7 +31,7 @@ func TestUnixPairStream(t *testing.T) {
 	if got := read(t, b, 4); got != "" {
 		t.Fatalf("read after SHUT_WR = %q, want end of stream", got)
 	}
-	wantErrno(t, "write after SHUT_WR", func() error { _, err := a.Write([][]byte{[]byte("x")}); return err }(), syscall.EPIPE)
+	wantErrno(t, "write after SHUT_WR", func() error { _, err := a.Write(nil, [][]byte{[]byte("x")}); return err }(), syscall.EPIPE)
 	b.Close()
 	if ev := a.Readiness(); ev&EventHup == 0 {
 		t.Fatalf("readiness after peer close %#x, want HUP", ev)
@@ -46,14 +46,14 @@ func TestUnixPairFull(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	big := make([]byte, unixBufSize+100)
-	n, err := a.Write([][]byte{big})
+	n, err := a.Write(nil, [][]byte{big})
 	if err != nil || n != unixBufSize {
 		t.Fatalf("Write past the buffer = %d, %v; want %d", n, err, unixBufSize)
 	}
 	if ev := a.Readiness(); ev&EventOut != 0 {
 		t.Fatalf("full writer reports %#x: writable", ev)
 	}
-	if _, err := a.Write([][]byte{big}); err != syscall.EAGAIN {
+	if _, err := a.Write(nil, [][]byte{big}); err != syscall.EAGAIN {
 		t.Fatalf("write to a full peer: %v, want EAGAIN", err)
 	}
 	if b.Buffered() != unixBufSize {
@@ -75,12 +75,12 @@ func TestUnixDgramPair(t *testing.T) {
 	write(t, a, "one")
 	write(t, a, "two!")
 	buf := make([]byte, 2)
-	n, _, flags, err := b.RecvMsg([][]byte{buf}, 0, false)
+	n, _, flags, err := b.RecvMsg(nil, [][]byte{buf}, 0, false)
 	if err != nil || n != 2 || flags&syscall.MSG_TRUNC == 0 {
 		t.Fatalf("short read of a datagram = %d flags %#x, %v; want 2 with MSG_TRUNC", n, flags, err)
 	}
 	buf = make([]byte, 10)
-	n, from, _, err := b.RecvMsg([][]byte{buf}, 0, true)
+	n, from, _, err := b.RecvMsg(nil, [][]byte{buf}, 0, true)
 	if err != nil || string(buf[:n]) != "two!" {
 		t.Fatalf("second datagram %q, %v: message boundaries lost", buf[:n], err)
 	}
@@ -100,16 +100,16 @@ func TestUnixNamed(t *testing.T) {
 	}
 	other := mustNew(t, nil, syscall.AF_UNIX, syscall.SOCK_STREAM)
 	wantErrno(t, "bind a used name", other.Bind(EncodeUnix(path)), syscall.EADDRINUSE)
-	wantErrno(t, "connect to nobody", other.Connect(EncodeUnix("/nobody")), syscall.ECONNREFUSED)
+	wantErrno(t, "connect to nobody", other.Connect(nil, EncodeUnix("/nobody")), syscall.ECONNREFUSED)
 
 	c := mustNew(t, nil, syscall.AF_UNIX, syscall.SOCK_STREAM)
-	if err := c.Connect(EncodeUnix(path)); err != nil {
+	if err := c.Connect(nil, EncodeUnix(path)); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
 	if l.Readiness()&EventIn == 0 {
 		t.Fatal("listener not readable with a pending connection")
 	}
-	s, _, err := l.Accept(0, true)
+	s, _, err := l.Accept(nil, 0, true)
 	if err != nil {
 		t.Fatalf("Accept: %v", err)
 	}
@@ -142,10 +142,10 @@ func TestUnixAutobindDgram(t *testing.T) {
 	if len(name) != 2+6 || name[2] != 0 {
 		t.Fatalf("autobound name %q, want an abstract 5-digit name", name)
 	}
-	if _, err := cl.SendMsg([][]byte{[]byte("req")}, EncodeUnix("\x00gosv-abstract"), 0); err != nil {
+	if _, err := cl.SendMsg(nil, [][]byte{[]byte("req")}, EncodeUnix("\x00gosv-abstract"), 0); err != nil {
 		t.Fatal(err)
 	}
-	n, from, _, err := srv.RecvMsg([][]byte{make([]byte, 8)}, 0, true)
+	n, from, _, err := srv.RecvMsg(nil, [][]byte{make([]byte, 8)}, 0, true)
 	if err != nil || n != 3 || !bytes.Equal(from, name) {
 		t.Fatalf("recvfrom = %d from %q, %v; want 3 from %q", n, from, err, name)
 	}

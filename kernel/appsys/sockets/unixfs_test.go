@@ -81,13 +81,13 @@ func TestUnixPathNamesAreFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := namedSocket(t, fs, syscall.SOCK_STREAM)
-	if err := c.Connect(EncodeUnix(path)); err != nil {
+	if err := c.Connect(nil, EncodeUnix(path)); err != nil {
 		t.Fatalf("Connect through the file: %v", err)
 	}
 	wantErrno(t, "bind over the file", namedSocket(t, fs, syscall.SOCK_STREAM).Bind(EncodeUnix(path)), syscall.EADDRINUSE)
 
 	fs.unlink(path)
-	wantErrno(t, "connect after unlink", namedSocket(t, fs, syscall.SOCK_STREAM).Connect(EncodeUnix(path)), syscall.ENOENT)
+	wantErrno(t, "connect after unlink", namedSocket(t, fs, syscall.SOCK_STREAM).Connect(nil, EncodeUnix(path)), syscall.ENOENT)
 	l2 := namedSocket(t, fs, syscall.SOCK_STREAM)
 	if err := l2.Bind(EncodeUnix(path)); err != nil {
 		t.Fatalf("bind after unlink, the first listener still open: %v", err)
@@ -99,7 +99,7 @@ func TestUnixPathNamesAreFiles(t *testing.T) {
 	if !fs.exists(path) {
 		t.Error("close removed the socket file (Linux leaves it to unlink)")
 	}
-	wantErrno(t, "connect to a closed listener's file", namedSocket(t, fs, syscall.SOCK_STREAM).Connect(EncodeUnix(path)), syscall.ECONNREFUSED)
+	wantErrno(t, "connect to a closed listener's file", namedSocket(t, fs, syscall.SOCK_STREAM).Connect(nil, EncodeUnix(path)), syscall.ECONNREFUSED)
 }
 
 func TestUnixPathErrors(t *testing.T) {
@@ -115,12 +115,12 @@ func TestUnixPathErrors(t *testing.T) {
 		op   func(*Socket) error
 		want error
 	}{
-		{"connect to nothing", syscall.SOCK_STREAM, func(s *Socket) error { return s.Connect(EncodeUnix("/none")) }, syscall.ENOENT},
-		{"connect to a regular file", syscall.SOCK_STREAM, func(s *Socket) error { return s.Connect(EncodeUnix("/regular")) }, syscall.ECONNREFUSED},
-		{"connect to another type", syscall.SOCK_STREAM, func(s *Socket) error { return s.Connect(EncodeUnix("/dgram")) }, syscall.EPROTOTYPE},
-		{"connect to no name", syscall.SOCK_STREAM, func(s *Socket) error { return s.Connect(EncodeUnix("")) }, syscall.EINVAL},
+		{"connect to nothing", syscall.SOCK_STREAM, func(s *Socket) error { return s.Connect(nil, EncodeUnix("/none")) }, syscall.ENOENT},
+		{"connect to a regular file", syscall.SOCK_STREAM, func(s *Socket) error { return s.Connect(nil, EncodeUnix("/regular")) }, syscall.ECONNREFUSED},
+		{"connect to another type", syscall.SOCK_STREAM, func(s *Socket) error { return s.Connect(nil, EncodeUnix("/dgram")) }, syscall.EPROTOTYPE},
+		{"connect to no name", syscall.SOCK_STREAM, func(s *Socket) error { return s.Connect(nil, EncodeUnix("")) }, syscall.EINVAL},
 		{"sendto nothing", syscall.SOCK_DGRAM, func(s *Socket) error {
-			_, err := s.SendMsg([][]byte{[]byte("x")}, EncodeUnix("/none"), 0)
+			_, err := s.SendMsg(nil, [][]byte{[]byte("x")}, EncodeUnix("/none"), 0)
 			return err
 		}, syscall.ENOENT},
 		{"bind twice", syscall.SOCK_STREAM, func(s *Socket) error {
@@ -150,7 +150,7 @@ func (r fakeRights) Release() { *r.released++ }
 func recvRights(t *testing.T, s *Socket, n int) (string, Rights) {
 	t.Helper()
 	b := make([]byte, n)
-	got, _, _, r, err := s.RecvMsgRights([][]byte{b}, syscall.MSG_DONTWAIT, false)
+	got, _, _, r, err := s.RecvMsgRights(nil, [][]byte{b}, syscall.MSG_DONTWAIT, false)
 	if err != nil {
 		t.Fatalf("RecvMsgRights: %v", err)
 	}
@@ -174,7 +174,7 @@ func TestUnixRightsStream(t *testing.T) {
 	var released int
 	send := func(msg string, r Rights) {
 		t.Helper()
-		if n, err := a.SendMsgRights([][]byte{[]byte(msg)}, nil, 0, r); err != nil || n != len(msg) {
+		if n, err := a.SendMsgRights(nil, [][]byte{[]byte(msg)}, nil, 0, r); err != nil || n != len(msg) {
 			t.Fatalf("SendMsgRights(%q) = %d, %v", msg, n, err)
 		}
 	}
@@ -212,7 +212,7 @@ func TestUnixRightsStream(t *testing.T) {
 		t.Errorf("read(2) of passed files: %d releases, want 1", released)
 	}
 	send("y", fakeRights{"r5", &released})
-	if n, err := a.SendMsgRights(nil, nil, 0, fakeRights{"r6", &released}); n != 0 || err != nil {
+	if n, err := a.SendMsgRights(nil, nil, nil, 0, fakeRights{"r6", &released}); n != 0 || err != nil {
 		t.Errorf("zero-byte stream send = %d, %v", n, err)
 	}
 	if released != 2 {
@@ -222,7 +222,7 @@ func TestUnixRightsStream(t *testing.T) {
 	if released != 3 {
 		t.Errorf("close with files queued: %d releases, want 3", released)
 	}
-	if _, err := a.SendMsgRights([][]byte{[]byte("z")}, nil, 0, fakeRights{"r7", &released}); err == nil || released != 3 {
+	if _, err := a.SendMsgRights(nil, [][]byte{[]byte("z")}, nil, 0, fakeRights{"r7", &released}); err == nil || released != 3 {
 		t.Errorf("send to a closed peer: err %v, %d releases; want an error and the rights left to the caller", err, released)
 	}
 }
@@ -238,12 +238,12 @@ func TestUnixRightsDgram(t *testing.T) {
 		msg string
 		r   Rights
 	}{{"", fakeRights{"empty", &released}}, {"one", nil}, {"two", fakeRights{"r2", &released}}} {
-		if _, err := a.SendMsgRights([][]byte{[]byte(m.msg)}, nil, 0, m.r); err != nil {
+		if _, err := a.SendMsgRights(nil, [][]byte{[]byte(m.msg)}, nil, 0, m.r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Peeking leaves the files queued.
-	if _, _, _, r, err := b.RecvMsgRights([][]byte{make([]byte, 8)}, syscall.MSG_PEEK, false); err != nil || r != nil {
+	if _, _, _, r, err := b.RecvMsgRights(nil, [][]byte{make([]byte, 8)}, syscall.MSG_PEEK, false); err != nil || r != nil {
 		t.Errorf("peek = %v, %v; want no rights", rightsName(r), err)
 	}
 	var got []string
@@ -255,7 +255,7 @@ func TestUnixRightsDgram(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("datagrams (-want +got):\n-%v\n+%v", want, got)
 	}
-	if _, err := a.SendMsgRights([][]byte{[]byte("q")}, nil, 0, fakeRights{"q", &released}); err != nil {
+	if _, err := a.SendMsgRights(nil, [][]byte{[]byte("q")}, nil, 0, fakeRights{"q", &released}); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
@@ -268,7 +268,7 @@ func TestSendRightsInet(t *testing.T) {
 	st := loopbackStack(t)
 	s := mustNew(t, st, syscall.AF_INET, syscall.SOCK_DGRAM)
 	var released int
-	_, err := s.SendMsgRights([][]byte{[]byte("x")}, sockaddrIn(localhost, 9), 0, fakeRights{"r", &released})
+	_, err := s.SendMsgRights(nil, [][]byte{[]byte("x")}, sockaddrIn(localhost, 9), 0, fakeRights{"r", &released})
 	wantErrno(t, "SCM_RIGHTS on UDP", err, syscall.EINVAL)
 }
 
