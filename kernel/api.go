@@ -68,7 +68,7 @@ func CoreCounters() map[string]uint64 {
 			{"timer_interrupts", c.interrupts}, {"timer_arms", c.timerArms},
 			{"device_interrupts", c.deviceIRQs}, {"wakeup_ipis_sent", c.ipis},
 			{"wakeup_ipis_received", c.wakeupIRQs}, {"context_switches", c.switches},
-			{"forwarded_calls", c.forwards},
+			{"forwarded_calls", c.forwards}, {"idle_poll_wakes", c.pollWakes},
 		} {
 			m[e.name] += e.v
 		}

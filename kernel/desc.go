@@ -49,7 +49,8 @@ const (
 	stubSpurious = 33
 	stubUnknown  = 34
 	stubSyscall  = 35
-	nstubs       = 36
+	stubPoll     = 36
+	nstubs       = 37
 )
 
 // Vector numbers.
@@ -59,6 +60,7 @@ const (
 	vecDev0      = 48
 	vecWakeup    = 240
 	vecHalt      = 241
+	vecPoll      = 242 // INT from a polling idle thread (idleLoop)
 	vecSpurious  = 255
 )
 
@@ -93,6 +95,7 @@ func buildIDT() {
 	setGate(vecTimer, stubs[stubTimer], istInterrupt)
 	setGate(vecWakeup, stubs[stubWakeup], istInterrupt)
 	setGate(vecHalt, stubs[stubHalt], istCritical)
+	setGate(vecPoll, stubs[stubPoll], istInterrupt)
 	for i := 0; i < 8; i++ {
 		setGate(vecDev0+i, stubs[stubDev0+i], istInterrupt)
 	}

@@ -199,12 +199,37 @@ TEXT ·idleAddress(SB),NOSPLIT,$0-8
 	MOVQ AX, ret+0(FP)
 	RET
 
-// idleLoop is the body of each CPU's idle thread: wait for interrupts.
-// It runs with interrupts on; the trap path switches away from it.
+// idleLoop is the body of each CPU's idle thread. It runs with
+// interrupts on; the trap path switches away from it. Before halting it
+// polls its CPU's inbox for idlePollSpins rounds with sched.polling set,
+// during which a CPU that wakes a thread here sends no IPI (pushInbox):
+// an IPI is an APIC write (a VM exit, under TCG one that waits for
+// QEMU's big lock) and, at the halted end, a host thread's sleep and
+// wake-up. Work found is taken with INT $vecPoll, whose trap drains the
+// inbox. No PAUSE in the loop: under TCG it ends the translation block.
+// BX = &sched.inbox, R12 = &sched.polling (set with the thread).
 TEXT ·idleLoop(SB),NOSPLIT|NOFRAME,$0
 idle:
 	STI
+	MOVQ ·idlePollSpins(SB), CX
+	TESTQ CX, CX
+	JZ halt
+	MOVL $1, AX
+	XCHGL AX, (R12)              // polling = 1
+poll:
+	CMPL (BX), $-1               // inbox != noThread
+	JNE found
+	DECQ CX
+	JNZ poll
+	XORL AX, AX
+	XCHGL AX, (R12)              // polling = 0: wakers send IPIs again
+	CMPL (BX), $-1               // one that saw polling = 1 pushed before
+	JNE found
+halt:
 	HLT
+	JMP idle
+found:
+	INT $242                     // vecPoll
 	JMP idle
 
 // apEntry64 is where an application processor arrives from the real-mode

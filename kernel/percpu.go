@@ -53,6 +53,7 @@ type cpuLocal struct {
 	// Event counters, read by TrapCounts and Counters.
 	syscalls, pageFaults, interrupts                            uint64
 	deviceIRQs, wakeupIRQs, ipis, switches, forwards, timerArms uint64
+	pollWakes                                                   uint64
 	// icrDest is the destination this CPU's APIC holds in its ICR
 	// (lapicSetDest), once icrDestValid.
 	icrDest      uint32

@@ -183,7 +183,16 @@ type scheduler struct {
 	// idleNow is set while the CPU runs its idle thread; a busy CPU
 	// claims it (CAS to false) before handing it a thread.
 	idleNow atomic.Bool
+	// polling is 1 while the idle thread polls inbox (idleLoop): a
+	// thread pushed there is seen without an IPI. Every trap taken
+	// from the idle thread clears it first (trap), so it is never left
+	// set while another thread runs.
+	polling atomic.Uint32
 }
+
+// idlePollSpins is how many rounds the idle thread polls its inbox
+// before halting (0: halt at once).
+var idlePollSpins uint64 = 20000
 
 // timeSlice is how long a thread runs before another runnable thread on
 // the same CPU gets a turn.
@@ -252,8 +261,10 @@ func pushInbox(target *cpuLocal, i int32) {
 	}
 	// The IPI makes the owner trap and drain its inbox now rather than
 	// at its next timer tick (or never, if it is halted); it goes out
-	// as this trap ends.
-	thisCPU().wakeIPIs |= 1 << target.id
+	// as this trap ends. An idle owner still polling sees the push.
+	if target.sched.polling.Load() == 0 {
+		thisCPU().wakeIPIs |= 1 << target.id
+	}
 }
 
 // sendWakeIPIs sends the wake-up IPIs this CPU's trap owes (see

@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"sync/atomic"
+	"unsafe"
 
 	"gosv/arch/amd64"
 )
@@ -185,6 +186,9 @@ func apStart64() {
 		RFLAGS: amd64.FlagIF | 2,
 		RSP:    uint64(stacks + cpuStacksSize),
 		FSBase: uint64(c.kernelFS),
+		// idleLoop's inbox and polling flag
+		RBX: uint64(uintptr(unsafe.Pointer(&c.sched.inbox))),
+		R12: uint64(uintptr(unsafe.Pointer(&c.sched.polling))),
 	}
 	it.state.Store(threadIdle)
 	c.sched.init(idle)

@@ -239,6 +239,9 @@ func startFirstThread(c *cpuLocal, stacks uintptr) {
 		RFLAGS: amd64.FlagIF | 2,
 		RSP:    uint64(stacks + cpuStacksSize),
 		FSBase: uint64(c.kernelFS),
+		// idleLoop's inbox and polling flag
+		RBX: uint64(uintptr(unsafe.Pointer(&c.sched.inbox))),
+		R12: uint64(uintptr(unsafe.Pointer(&c.sched.polling))),
 	}
 	c.sched.init(idle)
 

@@ -83,6 +83,11 @@ func trap(ctx *Context) {
 	if cpuCount > 1 {
 		tlbCatchUp(c)
 	}
+	if c.sched.current == c.sched.idle {
+		// Before this trap looks at the inbox: a waker that still saw
+		// polling set pushed before this, so drainInbox finds it.
+		c.sched.polling.Store(0)
+	}
 	t := &threads[c.sched.current]
 	switch v := f.Vector; {
 	case v == vecSyscall:
@@ -96,6 +101,8 @@ func trap(ctx *Context) {
 	case v == vecWakeup:
 		c.wakeupIRQs++
 		lapicEOI()
+	case v == vecPoll:
+		c.pollWakes++ // a software interrupt: no EOI
 	case v == vecHalt:
 		for {
 			amd64.CLI()

@@ -48,6 +48,7 @@ ERR(·vec21, 21)     // #CP
 NOERR(·vecTimer, 32)      // LAPIC timer
 NOERR(·vecWakeup, 240)    // cross-CPU wakeup IPI
 NOERR(·vecHalt, 241)      // stop this CPU (fatal error elsewhere)
+NOERR(·vecPoll, 242)      // a polling idle thread found work (idleLoop)
 NOERR(·vecDev0, 48)       // device interrupts through the IOAPIC
 NOERR(·vecDev1, 49)
 NOERR(·vecDev2, 50)
@@ -265,4 +266,5 @@ DATA stubTable<>+256(SB)/8, $·vecDev7(SB)
 DATA stubTable<>+264(SB)/8, $·vecSpurious(SB)
 DATA stubTable<>+272(SB)/8, $·vecUnknown(SB)
 DATA stubTable<>+280(SB)/8, $·syscallEntry(SB)
-GLOBL stubTable<>(SB), RODATA, $288
+DATA stubTable<>+288(SB)/8, $·vecPoll(SB)
+GLOBL stubTable<>(SB), RODATA, $296

@@ -60,6 +60,7 @@ type options struct {
 	netSMP       int
 	profile      bool
 	insns        bool
+	sockStats    bool
 	netDur       time.Duration
 }
 
@@ -86,6 +87,7 @@ func main() {
 	flag.StringVar(&o.netServers, "net-servers", "api,app,linux,tcp", "network benchmark runs to make, a comma-separated subset of api, app, linux, tcp (all for -write)")
 	flag.StringVar(&o.abKernel, "ab", "", "also run the Go server and tcpbench on this second gosv `image`, alternating with the first, and log both (for A/B comparisons of a change; not in the report)")
 	flag.IntVar(&o.netSMP, "net-smp", 2, "vCPUs for both guests in the network benchmark")
+	flag.BoolVar(&o.sockStats, "ss", false, "log the host side's TCP state (ss -tin: window, cwnd, rwnd_limited) halfway through each tcpbench run, to tell what limits a transfer")
 	flag.BoolVar(&o.insns, "insns", false, "count the guests' instructions per request with a QEMU TCG plugin (built with cc) and log where they went (slows the guests; figures are not for the report)")
 	flag.BoolVar(&o.profile, "profile", false, "sample gosv's vCPUs through QMP during the HTTP runs and log a flat profile (slows the guest; figures are not for the report)")
 	flag.DurationVar(&o.netDur, "net-time", 10*time.Second, "length of each measured wrk and tcpbench run")

@@ -326,6 +326,9 @@ func (b *netBench) tcp(ctx context.Context, name string, cfg qemu.Config) (send,
 		insns.start()
 		counters := b.coreCounters(cfg)
 		cpuBefore, cpuErr := v.hostCPU()
+		if b.o.sockStats {
+			go b.logSockStats(ctx, name+" "+dir, b.o.netDur/2)
+		}
 		out, err := b.run(ctx, b.tcpbench, "-c", addr, "-dir", dir, "-d", b.o.netDur.String())
 		if err != nil {
 			return 0, 0, fmt.Errorf("%s: %s: %w", name, dir, err)
@@ -345,6 +348,24 @@ func (b *netBench) tcp(ctx context.Context, name string, cfg qemu.Config) (send,
 	logf("  %s: host → guest %.1f MB/s, guest → host %.1f MB/s", name, mbps[0], mbps[1])
 	b.logGosvStats(cfg)
 	return mbps[0], mbps[1], nil
+}
+
+// logSockStats logs, after wait, what the host's TCP knows of its
+// connections to the guest: the windows both ways, cwnd, RTT, and for
+// how long sending was limited by the receiver's window, the send
+// buffer or cwnd.
+func (b *netBench) logSockStats(ctx context.Context, name string, wait time.Duration) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(wait):
+	}
+	out, err := b.run(ctx, "ss", "-tin", "dst", bench.GuestIP)
+	if err != nil {
+		logf("  %s: ss: %v", name, err)
+		return
+	}
+	logf("  %s: ss -tin:\n%s", name, out)
 }
 
 // run runs a command in the namespace and returns its standard output.
