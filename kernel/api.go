@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gosv/arch/amd64"
@@ -165,6 +166,11 @@ func waitName(w waitReason, nr uint64) string {
 	}
 	return ""
 }
+
+// SetIdlePoll sets how many rounds an idle CPU polls for work before
+// halting (--idle-poll; 0 halts at once). idleLoop reads it afresh each
+// time it starts polling.
+func SetIdlePoll(rounds uint64) { atomic.StoreUint64(&idlePollSpins, rounds) }
 
 // SetHostname changes the name uname reports.
 func SetHostname(name string) {

@@ -93,6 +93,12 @@ func TestGoHTTPServer(t *testing.T) {
 			t.Errorf("%s made %d clock_gettime system calls serving %d requests: the vDSO is not used", who, n, clients*requests)
 		}
 	}
+	// Idle CPUs poll before halting (the default --idle-poll): some of
+	// the wake-ups between the two CPUs find the other one polling and
+	// need no IPI.
+	if stats["idle_poll_wakes"] == 0 {
+		t.Errorf("no wake-up found a polling idle CPU in %d requests (idle_poll_wakes 0, wakeup IPIs %d)", clients*requests, stats["wakeup_ipis_sent"])
+	}
 	// A response of many segments arrives whole.
 	resp, err := http.Get("http://" + addr + "/size/4000000")
 	if err != nil {
@@ -116,7 +122,9 @@ func TestCEchoServer(t *testing.T) {
 	bin := filepath.Join(dir, "echoserver")
 	wd, _ := os.Getwd()
 	Build(t, filepath.Join(wd, "testdata", "echoserver"), nil, "musl-gcc", "-static", "-O2", "-o", bin, "echo.c", "-lpthread")
-	r, addr := serverVM(t, AppImage(t, bin), "/bin/echoserver 7777", 7777)
+	// Without idle polling: every wake-up of the other CPU is an IPI,
+	// and a halted CPU must still be woken by it.
+	r, addr := serverVM(t, AppImage(t, bin), "--idle-poll=0 /bin/echoserver 7777", 7777)
 	var conn net.Conn
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -139,6 +147,10 @@ func TestCEchoServer(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	conn.Close()
+	// Counted from here: before the command line is read, the CPUs
+	// poll with the default.
+	var before map[string]uint64
+	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/os/stats/", r.apiPort), &before)
 	const clients, rounds = 32, 20
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
@@ -190,6 +202,12 @@ func TestCEchoServer(t *testing.T) {
 	r.logThreadsOnFailure(t)
 	if t.Failed() {
 		t.Logf("serial so far:\n%s", r.Serial())
+	}
+	var after map[string]uint64
+	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/os/stats/", r.apiPort), &after)
+	polls, ipis := after["idle_poll_wakes"]-before["idle_poll_wakes"], after["wakeup_ipis_sent"]-before["wakeup_ipis_sent"]
+	if polls != 0 || ipis == 0 {
+		t.Errorf("with --idle-poll=0, serving the clients: %d idle poll wake-ups (want 0), %d wake-up IPIs (want some)", polls, ipis)
 	}
 	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Write([]byte("QUIT\n"))

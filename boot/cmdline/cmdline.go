@@ -15,6 +15,7 @@ package cmdline
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -38,6 +39,10 @@ type Options struct {
 	Nameservers []string
 	// NoPCI skips PCI enumeration.
 	NoPCI bool
+	// IdlePoll, when set, is how many rounds an idle CPU polls for work
+	// before halting (0: halt at once).
+	IdlePoll    uint64
+	IdlePollSet bool
 	// VirtioMMIO lists virtio_mmio.device= loader parameters.
 	VirtioMMIO []string
 	// Loader holds the other loader parameters, unparsed.
@@ -103,6 +108,14 @@ var options = []option{
 	}},
 	{"nopci", false, "do not enumerate PCI", func(o *Options, v string) error {
 		o.NoPCI = true
+		return nil
+	}},
+	{"idle-poll", true, "rounds an idle CPU polls for work before halting (0: halt at once)", func(o *Options, v string) error {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return fmt.Errorf("--idle-poll wants a number of rounds below 2^32, got %q", v)
+		}
+		o.IdlePoll, o.IdlePollSet = n, true
 		return nil
 	}},
 }

@@ -22,6 +22,8 @@ func TestParse(t *testing.T) {
 		{"/hello a=b", Options{App: []string{"/hello", "a=b"}}},
 		{"--ip=eth0,10.0.0.2,255.255.255.0 --defaultgw=10.0.0.1 --nameserver=1.1.1.1 --nameserver=8.8.8.8",
 			Options{IP: "eth0,10.0.0.2,255.255.255.0", Gateway: "10.0.0.1", Nameservers: []string{"1.1.1.1", "8.8.8.8"}}},
+		{"--idle-poll=0 /app", Options{IdlePoll: 0, IdlePollSet: true, App: []string{"/app"}}},
+		{"--idle-poll=50000", Options{IdlePoll: 50000, IdlePollSet: true}},
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.line)
@@ -46,6 +48,8 @@ func TestParseErrors(t *testing.T) {
 		{"-x", "unknown option"},
 		{"--hostname=" + strings.Repeat("h", 65), "1 to 64"},
 		{"a\x01b", "control character"},
+		{"--idle-poll=-1", "number of rounds"},
+		{"--idle-poll=4294967296", "number of rounds"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.line)

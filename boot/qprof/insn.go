@@ -156,8 +156,13 @@ func Namer(kernel, app *Symbols) func(pc uint64) string {
 
 // Group is the part of the system a function belongs to, for a
 // coarse breakdown: the application, the Go runtime, gVisor's netstack,
-// gosv's own packages (by import path), or the core.
+// gosv's own packages (by import path), or the core. The idle threads'
+// polling is a group of its own: it is spinning, not work, and under
+// the counting plugin it is the costliest code there is.
 func Group(fn string) string {
+	if fn == "gosv/kernel.idleLoop" {
+		return "idle polling"
+	}
 	if strings.HasPrefix(fn, "app:") {
 		return "application"
 	}

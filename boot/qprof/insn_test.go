@@ -53,6 +53,7 @@ func TestGroup(t *testing.T) {
 		"runtime.mallocgc":                   "Go runtime",
 		"gvisor.dev/gvisor/pkg/tcpip.Foo":    "gVisor",
 		"gosv/kernel.trap":                   "gosv core",
+		"gosv/kernel.idleLoop":               "idle polling",
 		"gosv/drivers/virtio.(*Net).enqueue": "gosv/drivers/virtio",
 		"gosv/kernel/appsys/sockets.recv":    "gosv/kernel/appsys/sockets",
 		"time.Time.Add":                      "std:time",

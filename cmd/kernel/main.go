@@ -40,6 +40,9 @@ func main() {
 	if opts.Hostname != "" {
 		kernel.SetHostname(opts.Hostname)
 	}
+	if opts.IdlePollSet {
+		kernel.SetIdlePoll(opts.IdlePoll)
+	}
 	printBanner(sinceEntry)
 	if opts.Verbose {
 		k, r := kernel.BootPhases()
