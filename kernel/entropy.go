@@ -44,9 +44,9 @@ func FeedEntropy(b []byte) int {
 		p.buf[(p.r+p.n)%uint32(len(p.buf))] = b[k]
 		p.n++
 	}
+	p.fed.Add(uint64(k)) // before the bytes can be used: fed >= used
 	p.lock.unlock()
 	restoreInterrupts(was)
-	p.fed.Add(uint64(k))
 	return k
 }
 

@@ -98,8 +98,27 @@ func sysNanosleep(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	if err != 0 {
 		return errnoResult(err)
 	}
+	if d <= spinSleepMax && c.sched.runnable == 0 {
+		// Go's sysmon sleeps 20 µs at a time while the scheduler is
+		// busy, and runqgrab 3 µs. Blocking for that costs a timer arm
+		// (an APIC write), a timer interrupt and two switches, and the
+		// CPU would only poll its inbox meanwhile (idleLoop); with
+		// nothing else to run here, wait it out in place. A thread
+		// woken for this CPU meanwhile ends the wait: the rest is
+		// slept the usual way, so the trap's end can switch to it.
+		end := nanotime() + d
+		for nanotime() < end {
+			if c.sched.inbox.Load() != noThread {
+				return sleepUntil(c, i, f, end)
+			}
+		}
+		return 0
+	}
 	return sleepUntil(c, i, f, nanotime()+d)
 }
+
+// spinSleepMax is the longest nanosleep the core waits out in place.
+const spinSleepMax = 25_000
 
 func sysClockNanosleep(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	d, err := readTimespec(uintptr(f.RDX))

@@ -23,6 +23,15 @@ int main(void) {
 	poll(0, 0, 30);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	printf("poll slept >= 30ms: %d\n", (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 >= 30);
+	/* Short sleeps, which the core may wait out in place, last at
+	 * least as long as asked. */
+	struct timespec s0, s1, d20 = {0, 20000};
+	clock_gettime(CLOCK_MONOTONIC, &s0);
+	for (int i = 0; i < 100; i++)
+		nanosleep(&d20, 0);
+	clock_gettime(CLOCK_MONOTONIC, &s1);
+	long slept = (s1.tv_sec - s0.tv_sec) * 1000000000L + s1.tv_nsec - s0.tv_nsec;
+	printf("nanosleep 100 x 20us >= 2ms: %d\n", slept >= 2000000);
 	struct pollfd pf = {1, POLLOUT, 0};
 	printf("poll stdout: %d %d\n", poll(&pf, 1, 0), pf.revents);
 	/* Burn CPU until the thread's own usage says 60 ms (a fixed span of
