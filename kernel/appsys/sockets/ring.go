@@ -169,7 +169,6 @@ func (r *rings) segments(buf []byte, from, to uint32) [][]byte {
 // flushRings sends what the send ring holds, waiting for the endpoint up
 // to timeout; false if it could not.
 func (s *Socket) flushRings(timeout time.Duration) bool {
-	r := s.ring
 	e, ch := waiter.NewChannelEntry(waiter.EventOut | waiter.EventErr | waiter.EventHUp)
 	q := s.impl.queue()
 	q.EventRegister(&e)
@@ -177,11 +176,7 @@ func (s *Socket) flushRings(timeout time.Duration) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
-		r.mu.Lock()
-		s.pumpTx()
-		done := r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
-		r.mu.Unlock()
-		if done {
+		if s.sendRingOnce() {
 			return true
 		}
 		select {
@@ -190,6 +185,17 @@ func (s *Socket) flushRings(timeout time.Duration) bool {
 			return false
 		}
 	}
+}
+
+// sendRingOnce moves what the send ring holds into the endpoint, as
+// far as it takes it, and reports whether the ring is empty now (or
+// failed: nothing more will leave it).
+func (s *Socket) sendRingOnce() bool {
+	r := s.ring
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.pumpTx()
+	return r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
 }
 
 // DrainSendRing sends what the application wrote through the send ring,
@@ -202,11 +208,7 @@ func (s *Socket) DrainSendRing(nonblock bool) error {
 		return nil
 	}
 	if nonblock {
-		r.mu.Lock()
-		s.pumpTx()
-		done := r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
-		r.mu.Unlock()
-		if !done {
+		if !s.sendRingOnce() {
 			return syscall.EAGAIN
 		}
 		return nil
