@@ -101,7 +101,10 @@ type thread struct {
 
 	sigMask    uint64
 	sigPending atomic.Uint64
-	altStack   sigAltStack
+	// sigSource says what sent each pending signal (sigqueue.go), by
+	// signal number - 1; under sigLock.
+	sigSource [numSig]int32
+	altStack  sigAltStack
 	clearTID   uintptr
 
 	switches uint64
@@ -138,6 +141,7 @@ func newThread() int32 {
 			t.restartPending = false
 			t.futexAddr, t.sigMask, t.clearTID = 0, 0, 0
 			t.sigPending.Store(0)
+			t.sigSource = [numSig]int32{}
 			t.altStack = sigAltStack{}
 			t.switches, t.cpuNanos, t.lastRun = 0, 0, 0
 			t.state.Store(threadBlocked)
