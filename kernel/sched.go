@@ -105,7 +105,7 @@ type thread struct {
 	// signal number - 1; under sigLock.
 	sigSource [numSig]int32
 	altStack  sigAltStack
-	clearTID   uintptr
+	clearTID  uintptr
 
 	switches uint64
 	cpuNanos int64
