@@ -406,6 +406,9 @@ func applyWake(t *thread, f *Frame) {
 		return
 	}
 	f.RAX = uint64(t.wakeResult)
+	if t.wakeResult == errnoResult(EINTR) {
+		sleepInterrupted(t, f)
+	}
 	t.restartPending = t.wakeResult == errRestartSys
 	raiseSIGPIPE(t, f, t.syscallNr, t.wakeResult)
 }
