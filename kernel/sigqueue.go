@@ -19,6 +19,7 @@ import (
 const (
 	sysGosvSignal     = 0x7ffa // (tid or 0 for the process, sig, source, value, expirations) -> 0 queued, 1 was pending
 	sysGosvTimerReset = 0x7ffb // (timer slot): drop its pending signal, zero its overruns
+	sysGosvCPUTime    = 0x7ffc // (tid, or 0 for the process) -> the application's CPU time, ns
 
 	siKernel = 0x80
 	siTimer  = -2
@@ -225,4 +226,28 @@ func TimerOverrun(slot int32) int32 {
 		return 0
 	}
 	return timerSignals[slot].lastOverrun.Load()
+}
+
+// appCPUTime is the CPU time of application thread tid, or of the
+// application (tid 0), for CPU-time timers.
+func appCPUTime(tid int32) int64 {
+	now := nanotime()
+	if tid == 0 {
+		return processCPU(procApp, now)
+	}
+	t, _ := threadByTID(tid)
+	if t == nil || t.proc != procApp {
+		return errnoResult(ESRCH)
+	}
+	return threadCPU(t, now)
+}
+
+// CPUTime is the CPU time application thread tid (0: the whole
+// application) has used; ESRCH when there is no such thread.
+func CPUTime(tid int32) (int64, error) {
+	r, _, e := syscall.RawSyscall(sysGosvCPUTime, uintptr(tid), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int64(r), nil
 }

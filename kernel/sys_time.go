@@ -45,7 +45,7 @@ func clockNow(id uint64, t *thread) (int64, bool) {
 	case clockMonotonic, clockMonotonicRaw, clockMonotonicCoarse, clockBoottime:
 		return nanotime(), true
 	case clockProcessCPUTime:
-		return nanotime(), true
+		return processCPU(t.proc, nanotime()), true
 	case clockThreadCPUTime:
 		return t.cpuNanos + nanotime() - t.lastRun, true
 	}

@@ -1,10 +1,13 @@
 package appsys
 
 import (
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
 	"unsafe"
+
+	"gosv/kernel"
 )
 
 // Linux clock ids timers can run on.
@@ -21,11 +24,19 @@ const (
 	clockBoottimeAlarm   = 9
 )
 
-// clock is what timers need of time: the time on a clock, and a function
+// clockRef names the clock a timer runs on: a clock id, and for
+// CLOCK_THREAD_CPUTIME_ID the thread whose CPU time it is.
+type clockRef struct {
+	id  int32
+	tid int32
+}
+
+// clock is what timers need of time: the time on a clock (false when
+// the clock is gone: a CPU-time clock's thread exited), and a function
 // run later. realClock is the core's clocks and Go timers; tests use a
 // fake they move by hand.
 type clock interface {
-	now(id int32) int64 // ns
+	now(c clockRef) (int64, bool) // ns
 	afterFunc(d time.Duration, f func()) (stop func() bool)
 }
 
@@ -33,10 +44,18 @@ type clock interface {
 // Go's own timers run on the same monotonic clock.
 type realClock struct{}
 
-func (realClock) now(id int32) int64 {
+func (realClock) now(c clockRef) (int64, bool) {
+	switch c.id {
+	case clockProcessCPUTime:
+		ns, err := kernel.CPUTime(0)
+		return ns, err == nil
+	case clockThreadCPUTime:
+		ns, err := kernel.CPUTime(c.tid)
+		return ns, err == nil
+	}
 	var ts syscall.Timespec
-	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, uintptr(id), uintptr(unsafe.Pointer(&ts)), 0)
-	return ts.Nano()
+	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, uintptr(c.id), uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano(), true
 }
 
 func (realClock) afterFunc(d time.Duration, f func()) func() bool {
@@ -49,9 +68,14 @@ func (realClock) afterFunc(d time.Duration, f func()) func() bool {
 // the rest are overruns), with mu held, so that a re-arm or delete that
 // takes mu is never followed by an expiry of the old setting.
 type expiry struct {
-	mu      sync.Mutex
-	clk     clock
-	clockID int32
+	mu  sync.Mutex
+	clk clock
+	src clockRef
+	// parallel is how many times faster than real time the clock can
+	// run: a process's CPU time runs on every CPU at once. A Go timer
+	// set for (time left)/parallel finds a CPU-time timer due, or not
+	// yet (then it waits again).
+	parallel int64
 	// next is when the timer expires next (ns on clockID; 0: disarmed).
 	next, interval int64
 	// gen tells a stale Go timer (of an older setting) from the current
@@ -61,15 +85,19 @@ type expiry struct {
 	fire func(n uint64)
 }
 
-func newExpiry(clk clock, id int32, fire func(n uint64)) *expiry {
-	return &expiry{clk: clk, clockID: id, fire: fire}
+func newExpiry(clk clock, src clockRef, fire func(n uint64)) *expiry {
+	e := &expiry{clk: clk, src: src, parallel: 1, fire: fire}
+	if src.id == clockProcessCPUTime {
+		e.parallel = int64(runtime.NumCPU())
+	}
+	return e
 }
 
 // setLocked arms the timer to expire after value ns (at value, if abs)
 // and then every interval ns; value 0 disarms it. It returns the old
 // setting as getLocked does. mu held.
 func (e *expiry) setLocked(value, interval int64, abs bool) (oldValue, oldInterval int64) {
-	now := e.clk.now(e.clockID)
+	now, ok := e.clk.now(e.src)
 	oldValue, oldInterval = e.remaining(now), e.interval
 	e.gen++
 	if e.stop != nil {
@@ -77,7 +105,7 @@ func (e *expiry) setLocked(value, interval int64, abs bool) (oldValue, oldInterv
 		e.stop = nil
 	}
 	e.next, e.interval = 0, interval
-	if value == 0 {
+	if value == 0 || !ok {
 		return oldValue, oldInterval
 	}
 	if abs {
@@ -92,7 +120,8 @@ func (e *expiry) setLocked(value, interval int64, abs bool) (oldValue, oldInterv
 // getLocked returns the time left until the next expiry (0: disarmed)
 // and the interval. mu held.
 func (e *expiry) getLocked() (value, interval int64) {
-	return e.remaining(e.clk.now(e.clockID)), e.interval
+	now, _ := e.clk.now(e.src)
+	return e.remaining(now), e.interval
 }
 
 // remaining is the time from now to the next expiry: at least 1 ns for
@@ -107,7 +136,7 @@ func (e *expiry) remaining(now int64) int64 {
 // arm starts a Go timer for e.next.
 func (e *expiry) arm(now int64) {
 	gen := e.gen
-	e.stop = e.clk.afterFunc(time.Duration(max(e.next-now, 0)), func() { e.expire(gen) })
+	e.stop = e.clk.afterFunc(time.Duration(max(e.next-now, 0)/e.parallel), func() { e.expire(gen) })
 }
 
 // expire runs when the Go timer of setting gen goes off.
@@ -117,10 +146,14 @@ func (e *expiry) expire(gen uint64) {
 	if gen != e.gen || e.next == 0 {
 		return
 	}
-	now := e.clk.now(e.clockID)
+	now, ok := e.clk.now(e.src)
+	if !ok {
+		e.next, e.stop = 0, nil // its thread is gone: it never expires
+		return
+	}
 	if now < e.next {
-		// Early on this clock (CLOCK_REALTIME was set back, or the Go
-		// timer's clock runs apart from it): wait on.
+		// Early on this clock (a CPU-time clock ran slower than real
+		// time, CLOCK_REALTIME was set back): wait on.
 		e.arm(now)
 		return
 	}

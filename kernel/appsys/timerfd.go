@@ -31,7 +31,7 @@ type timerFD struct {
 
 func newTimerFD(clk clock, id int32, ready func(int32, uint32)) *timerFD {
 	t := &timerFD{handle: -1, ready: ready}
-	t.e = newExpiry(clk, id, t.fire)
+	t.e = newExpiry(clk, clockRef{id: id}, t.fire)
 	t.cond = sync.NewCond(&t.e.mu)
 	return t
 }
@@ -120,13 +120,12 @@ func (timerfdNode) Readlink() (string, error)         { return "", syscall.EINVA
 
 // timerfdCreate serves timerfd_create(clockid, flags).
 func (s *Server) timerfdCreate(r *kernel.Request) (int64, error) {
-	clk, err := timerClock(int32(r.Args[0]))
-	if err == syscall.EOPNOTSUPP {
-		err = syscall.EINVAL // timerfd_create's answer for them
+	// No CPU-time clocks, and EINVAL for the rest, as on Linux.
+	c, err := timerClock(int32(r.Args[0]), r.TID)
+	if err != nil || c.id == clockProcessCPUTime || c.id == clockThreadCPUTime {
+		return 0, syscall.EINVAL
 	}
-	if err != nil {
-		return 0, err
-	}
+	clk := c.id
 	flags := int(r.Args[1])
 	if flags&^tfdCreateFlags != 0 {
 		return 0, syscall.EINVAL

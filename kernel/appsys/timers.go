@@ -28,6 +28,8 @@ const (
 	itimerProf    = 2
 	timerAbstime  = 1 // TIMER_ABSTIME, TFD_TIMER_ABSTIME
 	sigALRM       = 14
+	sigVTALRM     = 26
+	sigPROF       = 27
 )
 
 // signaller is the core's signal delivery for timers (kernel.SendSignal
@@ -55,7 +57,8 @@ type timers struct {
 
 	mu    sync.Mutex
 	posix map[int32]*posixTimer // by id (the core's slot)
-	real  *expiry               // ITIMER_REAL, made at first use
+	// ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF, made at first use.
+	itimers [3]*expiry
 }
 
 func newTimers(clk clock, sig signaller, ready func(int32, uint32)) *timers {
@@ -81,27 +84,57 @@ func (t *timers) firePosix(p *posixTimer, n uint64) {
 	t.sig.send(p.tid, p.signo, p.id, p.value, n)
 }
 
-// timerClock checks a clock id for timer_create and timerfd_create.
-func timerClock(id int32) (int32, error) {
+// Linux's encoding of CPU-time clocks of other threads and processes
+// (clock_getcpuclockid, pthread_getcpuclockid): ~pid << 3, a per-thread
+// bit, and which time (CPUCLOCK_PROF, _VIRT, _SCHED; gosv keeps one).
+const (
+	cpuclockPerthread = 4
+	cpuclockWhichMask = 3
+	cpuclockMax       = 3 // CPUCLOCK_MAX: not a valid which
+	appPID            = 1 // the application's pid (kernel/process.go)
+)
+
+// timerClock checks a clock id for timer_create and timerfd_create;
+// tid is the caller (CLOCK_THREAD_CPUTIME_ID is its time).
+func timerClock(id int32, tid int32) (clockRef, error) {
 	switch id {
-	case clockRealtime, clockMonotonic, clockBoottime:
-		return id, nil
+	case clockRealtime, clockMonotonic, clockBoottime, clockProcessCPUTime:
+		return clockRef{id: id}, nil
+	case clockThreadCPUTime:
+		return clockRef{id: id, tid: tid}, nil
 	case clockRealtimeAlarm:
-		return clockRealtime, nil // no suspend: an alarm clock is its base
+		return clockRef{id: clockRealtime}, nil // no suspend: an alarm clock is its base
 	case clockBoottimeAlarm:
-		return clockBoottime, nil
+		return clockRef{id: clockBoottime}, nil
 	case clockMonotonicRaw, clockRealtimeCoarse, clockMonotonicCoarse:
-		return 0, syscall.EOPNOTSUPP // no timers on these in Linux either
+		return clockRef{}, syscall.EOPNOTSUPP // no timers on these in Linux either
 	}
-	// CPU-time clocks: not yet.
-	return 0, syscall.EINVAL
+	if id >= 0 || id&cpuclockWhichMask == cpuclockMax {
+		return clockRef{}, syscall.EINVAL
+	}
+	pid := ^(id >> 3)
+	if id&cpuclockPerthread != 0 {
+		if pid == 0 {
+			pid = tid
+		}
+		return clockRef{id: clockThreadCPUTime, tid: pid}, nil
+	}
+	if pid != 0 && pid != appPID {
+		return clockRef{}, syscall.EINVAL
+	}
+	return clockRef{id: clockProcessCPUTime}, nil
 }
 
 // timerCreate serves timer_create(clockid, sevp, timerid).
 func (s *Server) timerCreate(r *kernel.Request) (int64, error) {
-	clk, err := timerClock(int32(r.Args[0]))
+	clk, err := timerClock(int32(r.Args[0]), r.TID)
 	if err != nil {
 		return 0, err
+	}
+	if clk.id == clockThreadCPUTime {
+		if _, ok := s.timers.clk.now(clk); !ok {
+			return 0, syscall.EINVAL // no such thread
+		}
 	}
 	p := &posixTimer{notify: sigevSignal, signo: sigALRM}
 	sevp, idp := r.Args[1], r.Args[2]
@@ -233,27 +266,31 @@ func (s *Server) timerDelete(r *kernel.Request) (int64, error) {
 	return 0, nil
 }
 
-// realTimer returns ITIMER_REAL, which sends SIGALRM to the process
-// (si_code SI_KERNEL).
-func (t *timers) realTimer() *expiry {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.real == nil {
-		t.real = newExpiry(t.clk, clockMonotonic, func(n uint64) {
-			t.sig.send(0, sigALRM, kernel.SourceKernel, 0, n)
-		})
-	}
-	return t.real
-}
-
-// itimer returns the timer setitimer's which names.
+// itimer returns the timer setitimer's which names: ITIMER_REAL counts
+// real time and sends SIGALRM, ITIMER_VIRTUAL and ITIMER_PROF count the
+// process's CPU time (gosv does not tell user from system time) and
+// send SIGVTALRM and SIGPROF; all to the process, si_code SI_KERNEL.
 func (t *timers) itimer(which uint64) (*expiry, error) {
+	var src clockRef
+	var sig int
 	switch which {
 	case itimerReal:
-		return t.realTimer(), nil
+		src, sig = clockRef{id: clockMonotonic}, sigALRM
+	case itimerVirtual:
+		src, sig = clockRef{id: clockProcessCPUTime}, sigVTALRM
+	case itimerProf:
+		src, sig = clockRef{id: clockProcessCPUTime}, sigPROF
+	default:
+		return nil, syscall.EINVAL
 	}
-	// ITIMER_VIRTUAL and ITIMER_PROF count CPU time: not yet.
-	return nil, syscall.EINVAL
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.itimers[which] == nil {
+		t.itimers[which] = newExpiry(t.clk, src, func(n uint64) {
+			t.sig.send(0, sig, kernel.SourceKernel, 0, n)
+		})
+	}
+	return t.itimers[which], nil
 }
 
 // setitimer serves setitimer(which, new, old). A null new value
@@ -299,7 +336,7 @@ func (s *Server) getitimer(r *kernel.Request) (int64, error) {
 // the old setting had left, rounded as Linux does (to the nearest
 // second, and a fraction of one to 1).
 func (s *Server) alarm(r *kernel.Request) (int64, error) {
-	e := s.timers.realTimer()
+	e, _ := s.timers.itimer(itimerReal)
 	e.mu.Lock()
 	old, _ := e.setLocked(int64(uint32(r.Args[0]))*1e9, 0, false)
 	e.mu.Unlock()

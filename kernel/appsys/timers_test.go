@@ -14,10 +14,12 @@ import (
 )
 
 // fakeClock is a clock moved by hand: advance runs the functions that
-// have come due, as late Go timers would.
+// have come due, as late Go timers would. cpu holds CPU-time clocks by
+// thread (0: the process), moved with run.
 type fakeClock struct {
 	mu     sync.Mutex
 	t      int64
+	cpu    map[int32]int64
 	timers []*fakeTimer
 }
 
@@ -27,10 +29,31 @@ type fakeTimer struct {
 	stopped, done bool
 }
 
-func (c *fakeClock) now(int32) int64 {
+func (c *fakeClock) now(r clockRef) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.t
+	switch r.id {
+	case clockProcessCPUTime:
+		return c.cpu[0], true
+	case clockThreadCPUTime:
+		ns, ok := c.cpu[r.tid]
+		return ns, ok
+	}
+	return c.t, true
+}
+
+// wall is the fake's real time.
+func (c *fakeClock) wall() int64 {
+	ns, _ := c.now(clockRef{})
+	return ns
+}
+
+// run moves thread tid's CPU time (and the process's) by d.
+func (c *fakeClock) run(tid int32, d int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cpu[tid] += d
+	c.cpu[0] += d
 }
 
 func (c *fakeClock) afterFunc(d time.Duration, f func()) func() bool {
@@ -134,7 +157,7 @@ func (f *fakeSignaller) take() []sent {
 func newTimerServer() (*Server, *fakeClock, *fakeSignaller) {
 	var fs vfs.FS
 	s := New(&fs, "/")
-	clk := &fakeClock{t: 1e12}
+	clk := &fakeClock{t: 1e12, cpu: map[int32]int64{0: 0, 7: 0}}
 	sig := &fakeSignaller{threads: map[int32]bool{7: true}, overruns: map[int32]int32{}}
 	s.timers = newTimers(clk, sig, func(int32, uint32) {})
 	return s, clk, sig
@@ -166,9 +189,9 @@ func TestExpiry(t *testing.T) {
 		{"zero value stays off", 0, 10 * ms, false, func(c *fakeClock) { c.step(100*ms, 10) }, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			clk := &fakeClock{t: 1e12}
+			clk := &fakeClock{t: 1e12, cpu: map[int32]int64{0: 0, 7: 0}}
 			var got []uint64
-			e := newExpiry(clk, clockMonotonic, func(n uint64) { got = append(got, n) })
+			e := newExpiry(clk, clockRef{id: clockMonotonic}, func(n uint64) { got = append(got, n) })
 			e.mu.Lock()
 			e.setLocked(c.value, c.interval, c.abs)
 			e.mu.Unlock()
@@ -181,9 +204,9 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestExpiryRearmAndRemaining(t *testing.T) {
-	clk := &fakeClock{t: 1e12}
+	clk := &fakeClock{t: 1e12, cpu: map[int32]int64{0: 0, 7: 0}}
 	fired := 0
-	e := newExpiry(clk, clockMonotonic, func(uint64) { fired++ })
+	e := newExpiry(clk, clockRef{id: clockMonotonic}, func(uint64) { fired++ })
 	e.mu.Lock()
 	e.setLocked(10*ms, 0, false)
 	e.mu.Unlock()
@@ -338,7 +361,7 @@ func TestTimerSignals(t *testing.T) {
 		}
 	}
 	// TIMER_ABSTIME: an absolute time on the timer's clock.
-	if r := call(s, syscall.SYS_TIMER_SETTIME, uint64(a), timerAbstime, addr(itimerspec(clk.now(0)+30*ms, 0)), 0); r != 0 {
+	if r := call(s, syscall.SYS_TIMER_SETTIME, uint64(a), timerAbstime, addr(itimerspec(clk.wall()+30*ms, 0)), 0); r != 0 {
 		t.Fatalf("timer_settime(TIMER_ABSTIME) = %d", r)
 	}
 	clk.advance(29 * ms)
@@ -408,4 +431,111 @@ func diff(want, got any) string {
 		return ""
 	}
 	return fmt.Sprintf("-%v\n+%v", want, got)
+}
+
+// callAs runs system call nr for application thread tid.
+func callAs(s *Server, tid int32, nr uint64, args ...uint64) int64 {
+	r := kernel.Request{Thread: -1, TID: tid, Handle: -1, Nr: nr}
+	copy(r.Args[:], args)
+	return s.call(&r)
+}
+
+func TestTimerClock(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		id   int32
+		want clockRef
+		err  error
+	}{
+		{"CLOCK_THREAD_CPUTIME_ID is the caller's", clockThreadCPUTime, clockRef{clockThreadCPUTime, 7}, nil},
+		{"CLOCK_PROCESS_CPUTIME_ID", clockProcessCPUTime, clockRef{clockProcessCPUTime, 0}, nil},
+		{"alarm clock", clockBoottimeAlarm, clockRef{clockBoottime, 0}, nil},
+		{"pthread_getcpuclockid of thread 9", (-9-1)*8 + 6, clockRef{clockThreadCPUTime, 9}, nil},
+		{"clock_getcpuclockid of pid 1", (-1-1)*8 + 2, clockRef{clockProcessCPUTime, 0}, nil},
+		{"clock_getcpuclockid of pid 0 (self)", (-0-1)*8 + 0, clockRef{clockProcessCPUTime, 0}, nil},
+		{"clock_getcpuclockid of another process", (-5-1)*8 + 2, clockRef{}, syscall.EINVAL},
+		{"CPUCLOCK_MAX", (-1-1)*8 + 3, clockRef{}, syscall.EINVAL},
+		{"CLOCK_MONOTONIC_RAW", clockMonotonicRaw, clockRef{}, syscall.EOPNOTSUPP},
+		{"unknown", 12, clockRef{}, syscall.EINVAL},
+	} {
+		got, err := timerClock(c.id, 7)
+		if got != c.want || err != c.err {
+			t.Errorf("%s: timerClock(%d) = %+v, %v; want %+v, %v", c.name, c.id, got, err, c.want, c.err)
+		}
+	}
+}
+
+// TestCPUTimeTimers: timers on CPU-time clocks expire by the CPU time
+// their thread (or the process) used, however much real time passes.
+func TestCPUTimeTimers(t *testing.T) {
+	s, clk, sig := newTimerServer()
+	var id int32
+	if r := callAs(s, 7, syscall.SYS_TIMER_CREATE, clockThreadCPUTime, addr(sigevent(3, sigPROF, sigevThreadID, 7)), addr(&id)); r != 0 {
+		t.Fatalf("timer_create(CLOCK_THREAD_CPUTIME_ID) = %d", r)
+	}
+	callAs(s, 7, syscall.SYS_TIMER_SETTIME, uint64(id), 0, addr(itimerspec(10*ms, 10*ms)), 0)
+	clk.step(100*ms, 20) // the thread sleeps
+	clk.run(7, 5*ms)
+	clk.step(100*ms, 20)
+	if got := sig.take(); len(got) != 0 {
+		t.Errorf("signals after 5ms of CPU time: %v", got)
+	}
+	clk.run(7, 5*ms)
+	clk.advance(5 * ms)
+	clk.run(7, 25*ms) // 35ms in all: two more intervals
+	clk.advance(30 * ms)
+	prof := sent{7, sigPROF, id, 3, 1}
+	if diff := diff([]sent{prof, {7, sigPROF, id, 3, 2}}, sig.take()); diff != "" {
+		t.Errorf("SIGPROFs (-want +got):\n%s", diff)
+	}
+	var cur [4]int64
+	callAs(s, 7, syscall.SYS_TIMER_GETTIME, uint64(id), addr(&cur))
+	if cur != *itimerspec(5*ms, 10*ms) {
+		t.Errorf("timer_gettime = %v, want 5ms of CPU time left of 10ms", cur)
+	}
+	// The thread exits: its timer never expires, and stops checking.
+	clk.mu.Lock()
+	delete(clk.cpu, 7)
+	clk.mu.Unlock()
+	clk.advance(100 * ms)
+	clk.advance(100 * ms)
+	clk.mu.Lock()
+	live := 0
+	for _, ft := range clk.timers {
+		if !ft.stopped && !ft.done {
+			live++
+		}
+	}
+	clk.mu.Unlock()
+	if got := sig.take(); len(got) != 0 || live != 0 {
+		t.Errorf("after the thread exited: signals %v, Go timers left %d", got, live)
+	}
+	if r := callAs(s, 8, syscall.SYS_TIMER_CREATE, clockThreadCPUTime, 0, addr(&id)); r != -int64(syscall.EINVAL) {
+		t.Errorf("timer_create on the CPU clock of no thread = %d, want EINVAL", r)
+	}
+
+	// ITIMER_PROF and ITIMER_VIRTUAL count the process's CPU time.
+	itv := &[4]int64{0, 10000, 0, 10000}
+	callAs(s, 7, syscall.SYS_SETITIMER, itimerProf, addr(itv), 0)
+	callAs(s, 7, syscall.SYS_SETITIMER, itimerVirtual, addr(itv), 0)
+	clk.step(50*ms, 10)
+	if got := sig.take(); len(got) != 0 {
+		t.Errorf("CPU-time itimers sent %v with no CPU time used", got)
+	}
+	clk.run(9, 10*ms)
+	clk.step(10*ms, 10)
+	if diff := diff([]sent{{0, sigVTALRM, kernel.SourceKernel, 0, 1}, {0, sigPROF, kernel.SourceKernel, 0, 1}}, sortSent(sig.take())); diff != "" {
+		t.Errorf("itimer signals (-want +got):\n%s", diff)
+	}
+	req := kernel.Request{Thread: -1, TID: 7, Handle: -1, Nr: syscall.SYS_TIMERFD_CREATE, Args: [6]uint64{clockThreadCPUTime}}
+	if r := s.call(&req); r != -int64(syscall.EINVAL) {
+		t.Errorf("timerfd_create on a CPU clock = %d, want EINVAL", r)
+	}
+}
+
+// sortSent orders signals by number (timers due at once fire in any
+// order).
+func sortSent(s []sent) []sent {
+	sort.Slice(s, func(i, j int) bool { return s[i].Sig < s[j].Sig })
+	return s
 }
