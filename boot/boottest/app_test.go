@@ -254,9 +254,11 @@ func TestSignalInterruptsCalls(t *testing.T) {
 // (testdata/capp/timers.c): SIGALRM interrupts a blocking read, periodic
 // ticks arrive, timer signals carry SI_TIMER, their value and overrun
 // counts and go to the thread SIGEV_THREAD_ID names, a timerfd counts
-// expirations and wakes epoll, poll and a blocking read, and bad
-// arguments fail with Linux's errors. Output compared with the native
-// run.
+// expirations and wakes epoll, poll and a blocking read, CPU-time
+// timers (ITIMER_PROF, ITIMER_VIRTUAL, CLOCK_THREAD_CPUTIME_ID, another
+// thread's clock) tick with CPU time used and not while sleeping, and
+// bad arguments fail with Linux's errors. Output compared with the
+// native run.
 func TestTimers(t *testing.T) {
 	wd, _ := os.Getwd()
 	dir := t.TempDir()

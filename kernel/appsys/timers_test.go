@@ -539,3 +539,33 @@ func sortSent(s []sent) []sent {
 	sort.Slice(s, func(i, j int) bool { return s[i].Sig < s[j].Sig })
 	return s
 }
+
+// FuzzTimerClock: any clock id either fails with EINVAL or EOPNOTSUPP
+// or names a clock timers can run on (a CPU-time clock of a thread
+// names one).
+func FuzzTimerClock(f *testing.F) {
+	for _, id := range []int32{0, 1, 2, 3, 4, 7, 8, 9, 11, -1, -2, -6, -74, -80, 1 << 31 / -1} {
+		f.Add(id, int32(7))
+	}
+	f.Fuzz(func(t *testing.T, id, tid int32) {
+		c, err := timerClock(id, tid)
+		if err != nil {
+			if err != syscall.EINVAL && err != syscall.EOPNOTSUPP {
+				t.Errorf("timerClock(%d) error %v", id, err)
+			}
+			return
+		}
+		switch c.id {
+		case clockRealtime, clockMonotonic, clockBoottime, clockProcessCPUTime:
+			if c.tid != 0 {
+				t.Errorf("timerClock(%d) = %+v: a thread for a clock without one", id, c)
+			}
+		case clockThreadCPUTime:
+			if c.tid == 0 && tid != 0 {
+				t.Errorf("timerClock(%d) = %+v: no thread", id, c)
+			}
+		default:
+			t.Errorf("timerClock(%d) = %+v: no such timer clock", id, c)
+		}
+	})
+}

@@ -23,7 +23,7 @@
 
 #define MS 1000000L
 
-static volatile int alrms, usr1s, usr2s;
+static volatile int alrms, usr1s, usr2s, profs, vtalrms, profcode, proftid;
 static volatile int usr1code, usr1value, usr1tid;
 static volatile int usr2overrun, usr2getoverrun;
 static timer_t usr2timer;
@@ -70,6 +70,23 @@ static void on_usr2(int sig, siginfo_t *si, void *uc) {
 		usr2overrun = si->si_overrun;
 		usr2getoverrun = timer_getoverrun(usr2timer);
 	}
+}
+
+static void on_prof(int sig, siginfo_t *si, void *uc) {
+	(void)uc;
+	if (sig == SIGVTALRM) {
+		vtalrms++;
+		return;
+	}
+	profs++;
+	profcode = si->si_code;
+	proftid = gettid_();
+}
+
+/* burn uses CPU until clock c says ms more have passed. */
+static void burn(clockid_t c, int ms) {
+	int64_t end = now(c) + ms * MS;
+	while (now(c) < end) {}
 }
 
 static void handle(int sig, void (*h)(int), void (*a)(int, siginfo_t *, void *)) {
@@ -278,6 +295,70 @@ static void test_timerfd(void) {
 	show("timerfd_create(bad flags)", timerfd_create(CLOCK_MONOTONIC, 1));
 }
 
+static volatile int sleeperdone;
+
+static void *sleeper(void *arg) {
+	(void)arg;
+	msleep(200);
+	sleeperdone = 1;
+	return 0;
+}
+
+static void test_cputime(void) {
+	handle(SIGPROF, 0, on_prof);
+	handle(SIGVTALRM, 0, on_prof);
+
+	/* ITIMER_PROF and ITIMER_VIRTUAL tick with the process's CPU time. */
+	struct itimerval it = {{0, 10000}, {0, 10000}}, off = {{0, 0}, {0, 0}};
+	printf("setitimer(ITIMER_PROF) = %d\n", setitimer(ITIMER_PROF, &it, 0));
+	printf("setitimer(ITIMER_VIRTUAL) = %d\n", setitimer(ITIMER_VIRTUAL, &it, 0));
+	burn(CLOCK_PROCESS_CPUTIME_ID, 200);
+	setitimer(ITIMER_PROF, &off, 0);
+	setitimer(ITIMER_VIRTUAL, &off, 0);
+	printf("ITIMER_PROF: SIGPROFs for 200 ms of CPU in 10..25 %d, SI_KERNEL %d\n", profs >= 10 && profs <= 25,
+	       profcode == SI_KERNEL);
+	printf("ITIMER_VIRTUAL: SIGVTALRMs in 5..25 %d\n", vtalrms >= 5 && vtalrms <= 25);
+
+	/* A thread's CPU-time timer, as Go's profiler makes them. */
+	timer_t t;
+	struct sigevent sev;
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGPROF;
+	sev.sigev_notify_thread_id = gettid_();
+	printf("timer_create(CLOCK_THREAD_CPUTIME_ID) = %d\n", timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &t));
+	struct itimerspec v = its(10 * MS, 10 * MS), cur;
+	timer_settime(t, 0, &v, 0);
+	profs = 0;
+	msleep(100);
+	printf("sleeping: no SIGPROF %d\n", profs == 0);
+	timer_gettime(t, &cur);
+	printf("timer_gettime while sleeping: value in (5 ms, 10 ms] %d\n", ns(cur.it_value) > 5 * MS && ns(cur.it_value) <= 10 * MS);
+	burn(CLOCK_THREAD_CPUTIME_ID, 200);
+	v = its(0, 0);
+	timer_settime(t, 0, &v, 0);
+	printf("burning: SIGPROFs for 200 ms of CPU in 10..25 %d, SI_TIMER %d, this thread %d\n", profs >= 10 && profs <= 25,
+	       profcode == SI_TIMER, proftid == maintid);
+	timer_delete(t);
+
+	/* Another thread's CPU clock (pthread_getcpuclockid): it sleeps. */
+	pthread_t th;
+	clockid_t cid;
+	pthread_create(&th, 0, sleeper, 0);
+	pthread_getcpuclockid(th, &cid);
+	sev.sigev_notify = SIGEV_SIGNAL;
+	printf("timer_create(sleeper's CPU clock) = %d\n", timer_create(cid, &sev, &t));
+	v = its(5 * MS, 0);
+	timer_settime(t, 0, &v, 0);
+	profs = 0;
+	burn(CLOCK_THREAD_CPUTIME_ID, 50);
+	printf("sleeper's clock: no SIGPROF while it sleeps %d\n", profs == 0);
+	pthread_join(th, 0);
+	timer_delete(t);
+	errno = 0;
+	show("timerfd_create(CLOCK_THREAD_CPUTIME_ID)", timerfd_create(CLOCK_THREAD_CPUTIME_ID, 0));
+}
+
 int main(void) {
 	setvbuf(stdout, 0, _IONBF, 0);
 	maintid = gettid_();
@@ -285,6 +366,7 @@ int main(void) {
 	test_setitimer();
 	test_posix_timers();
 	test_timerfd();
+	test_cputime();
 	printf("done\n");
 	return 0;
 }
