@@ -101,8 +101,11 @@ type thread struct {
 
 	sigMask    uint64
 	sigPending atomic.Uint64
-	altStack   sigAltStack
-	clearTID   uintptr
+	// sigSource says what sent each pending signal (sigqueue.go), by
+	// signal number - 1; under sigLock.
+	sigSource [numSig]int32
+	altStack  sigAltStack
+	clearTID  uintptr
 
 	switches uint64
 	cpuNanos int64
@@ -138,6 +141,7 @@ func newThread() int32 {
 			t.restartPending = false
 			t.futexAddr, t.sigMask, t.clearTID = 0, 0, 0
 			t.sigPending.Store(0)
+			t.sigSource = [numSig]int32{}
 			t.altStack = sigAltStack{}
 			t.switches, t.cpuNanos, t.lastRun = 0, 0, 0
 			t.state.Store(threadBlocked)
@@ -402,6 +406,9 @@ func applyWake(t *thread, f *Frame) {
 		return
 	}
 	f.RAX = uint64(t.wakeResult)
+	if t.wakeResult == errnoResult(EINTR) {
+		sleepInterrupted(t, f)
+	}
 	t.restartPending = t.wakeResult == errRestartSys
 	raiseSIGPIPE(t, f, t.syscallNr, t.wakeResult)
 }

@@ -120,7 +120,7 @@ func deliverPending(t *thread, ctx *Context) {
 		if ready&bit == 0 {
 			continue
 		}
-		t.sigPending.And(^bit)
+		src, value, overrun := takeSignalSource(t, sig)
 		act := procOf(t).sigActions[sig]
 		switch act.handler {
 		case sigIgnore:
@@ -137,7 +137,9 @@ func deliverPending(t *thread, ctx *Context) {
 		}
 		if !pushSignalFrame(t, ctx, sig, &act, siTKill, 0) {
 			killedBySignal(t, ctx, sigSEGV)
+			return
 		}
+		fillSignalSource(uintptr(ctx.Frame.RSI), src, value, overrun)
 		return
 	}
 }

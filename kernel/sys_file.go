@@ -235,6 +235,17 @@ func sysServe(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	return forward(c, t, i, f, procOf(t).handleOf(int64(int32(f.RDI))))
 }
 
+// sysServeTimer forwards the application's timer calls (alarm,
+// setitimer, timer_create and the rest, timerfd_create) to the server,
+// which keeps its timers (kernel/appsys/timers.go); their first
+// argument is no fd. The kernel's own runtime has none.
+func sysServeTimer(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
+	if t.proc != procApp {
+		return errnoResult(ENOSYS)
+	}
+	return forward(c, t, i, f, -1)
+}
+
 // serveIfServerFD forwards a call on fd arg0 when it is a server fd,
 // reporting false to let the core handle it otherwise.
 func serveIfServerFD(c *cpuLocal, t *thread, i int32, f *Frame) (int64, bool) {

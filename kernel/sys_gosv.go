@@ -35,6 +35,12 @@ func doGosvSyscall(c *cpuLocal, t *thread, f *Frame) (r int64, ok bool) {
 		return setHandleReady(int32(f.RDI), uint32(f.RSI)), true
 	case sysGosvFDRef:
 		return refServerFD(int64(int32(f.RDI))), true
+	case sysGosvSignal:
+		return sendTimerSignal(int32(f.RDI), int(int32(f.RSI)), int32(f.RDX), f.R10, f.R8), true
+	case sysGosvCPUTime:
+		return appCPUTime(int32(f.RDI)), true
+	case sysGosvTimerReset:
+		return resetTimerSignal(int32(f.RDI)), true
 	case sysGosvHandleUnref:
 		return unrefHandle(int32(f.RDI)), true
 	}

@@ -266,7 +266,17 @@ func sysKill(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	if int32(f.RDI) != procOf(t).pid && int32(f.RDI) != 0 {
 		return errnoResult(ESRCH)
 	}
-	return signalThread(t.proc, t.tid, int(f.RSI))
+	sig := int(f.RSI)
+	// The caller takes a signal it sends itself unless it blocks it
+	// (Linux delivers it on the way out of kill); otherwise a thread
+	// that does not block it.
+	tid := t.tid
+	if sig > 0 && sig <= numSig && t.sigMask&(1<<(sig-1)) != 0 {
+		if ti := processSignalTarget(t.proc, sig); ti != noThread {
+			tid = threads[ti].tid
+		}
+	}
+	return signalThread(t.proc, tid, sig)
 }
 
 // signalThread sends sig to thread tid of process proc (a process can
@@ -283,6 +293,13 @@ func signalThread(proc uint8, tid int32, sig int) int64 {
 		return 0
 	}
 	target.sigPending.Or(1 << (sig - 1))
+	signalPosted(target, ti, sig)
+	return 0
+}
+
+// signalPosted makes a signal just made pending for target (thread ti)
+// take effect.
+func signalPosted(target *thread, ti int32, sig int) {
 	// A thread blocked in an interruptible call sees EINTR or has the
 	// call restarted, as on Linux (signal.go); a call the server serves
 	// is interrupted by the server.
@@ -294,7 +311,6 @@ func signalThread(proc uint8, tid int32, sig int) int64 {
 		// now (Go's preemption needs that), not at its next trap.
 		thisCPU().wakeIPIs |= 1 << c.id
 	}
-	return 0
 }
 
 func sysGetrandom(c *cpuLocal, t *thread, i int32, f *Frame) int64 {

@@ -45,7 +45,7 @@ func clockNow(id uint64, t *thread) (int64, bool) {
 	case clockMonotonic, clockMonotonicRaw, clockMonotonicCoarse, clockBoottime:
 		return nanotime(), true
 	case clockProcessCPUTime:
-		return nanotime(), true
+		return processCPU(t.proc, nanotime()), true
 	case clockThreadCPUTime:
 		return t.cpuNanos + nanotime() - t.lastRun, true
 	}
@@ -134,6 +134,27 @@ func sysClockNanosleep(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		deadline = nanotime() + (d - now)
 	}
 	return sleepUntil(c, i, f, deadline)
+}
+
+// sleepInterrupted writes the time a nanosleep or relative
+// clock_nanosleep that a signal interrupted had left to its rem
+// argument, as Linux does: a loop that sleeps on with it after EINTR
+// (as C programs do under a periodic timer) then ends.
+func sleepInterrupted(t *thread, f *Frame) {
+	var rem uintptr
+	switch t.syscallNr {
+	case 35: // nanosleep(req, rem)
+		rem = uintptr(f.RSI)
+	case 230: // clock_nanosleep(clock, flags, req, rem)
+		if f.RSI&timerAbstime != 0 {
+			return
+		}
+		rem = uintptr(f.R10)
+	}
+	if rem == 0 || t.deadline == 0 {
+		return
+	}
+	writeTimespec(rem, max(t.deadline-nanotime(), 0))
 }
 
 func sleepUntil(c *cpuLocal, i int32, f *Frame, deadline int64) int64 {

@@ -249,3 +249,24 @@ func TestSignalInterruptsCalls(t *testing.T) {
 		t.Errorf("output differs (status %d, native %d)\n--- native\n%s\n--- gosv\n%s", res.GuestStatus, wantCode, want, got)
 	}
 }
+
+// TestTimers: alarm, setitimer, POSIX timers and timerfd as on Linux
+// (testdata/capp/timers.c): SIGALRM interrupts a blocking read, periodic
+// ticks arrive, timer signals carry SI_TIMER, their value and overrun
+// counts and go to the thread SIGEV_THREAD_ID names, a timerfd counts
+// expirations and wakes epoll, poll and a blocking read, CPU-time
+// timers (ITIMER_PROF, ITIMER_VIRTUAL, CLOCK_THREAD_CPUTIME_ID, another
+// thread's clock) tick with CPU time used and not while sleeping, and
+// bad arguments fail with Linux's errors. Output compared with the
+// native run.
+func TestTimers(t *testing.T) {
+	wd, _ := os.Getwd()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "timers")
+	Build(t, dir, nil, "musl-gcc", "-static", "-O2", "-o", bin, filepath.Join(wd, "testdata", "capp", "timers.c"), "-lpthread")
+	want, wantCode := Native(t, dir, nil, bin)
+	res := BootApp(t, AppImage(t, bin), "/bin/timers", 2)
+	if got := appOutput(res.Serial); got != trimLines(want) || res.GuestStatus != wantCode || !res.Exited {
+		t.Errorf("output differs (status %d, native %d)\n--- native\n%s\n--- gosv\n%s", res.GuestStatus, wantCode, want, got)
+	}
+}

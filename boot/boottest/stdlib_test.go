@@ -116,14 +116,9 @@ var stdlibPackages = []stdlibPackage{
 	{path: "net/textproto"},
 	{path: "mime/multipart"},
 	{path: "os/user"},
-	{
-		path: "runtime/pprof",
-		awaiting: []skipped{
-			{"TestCPUProfile|TestCPUProfileMultithreaded|TestCPUProfileMultithreadMagnitude|TestCPUProfileInlining|" +
-				"TestCPUProfileRecursion|TestMathBigDivide|TestMorestack|TestCPUProfileLabel|TestLabelRace|TestLabelSystemstack|TestTimeVDSO",
-				"signals: CPU-time timers (timer_create on CLOCK_THREAD_CPUTIME_ID, setitimer ITIMER_PROF) that send SIGPROF are missing, so CPU profiles have no samples"},
-		},
-	},
+	// CPU profiles: per-thread timer_create(CLOCK_THREAD_CPUTIME_ID)
+	// timers send SIGPROF (kernel/appsys/timers.go).
+	{path: "runtime/pprof"},
 	{path: "crypto/x509"},
 	{path: "log/slog"},
 	{path: "archive/zip"},

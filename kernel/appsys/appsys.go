@@ -41,6 +41,8 @@ type Server struct {
 	fds fdTable
 	// calls are the calls in flight, for interrupts (interrupt.go).
 	calls callSlots
+	// timers are alarm's, setitimer's, timer_create's (timers.go).
+	timers *timers
 }
 
 // New returns a server for an application whose files are fs.
@@ -48,7 +50,8 @@ func New(fs *vfs.FS, cwd string) *Server {
 	if cwd == "" {
 		cwd = "/"
 	}
-	return &Server{fs: fs, files: map[int32]*openFile{}, cwd: fs.At(cwd), umask: 0o022, fifos: map[vfs.Node]*pipe{}}
+	return &Server{fs: fs, files: map[int32]*openFile{}, cwd: fs.At(cwd), umask: 0o022, fifos: map[vfs.Node]*pipe{},
+		timers: newTimers(realClock{}, coreSignaller{}, kernel.SetReady)}
 }
 
 // Run serves requests forever. It occupies one OS thread: the one that
@@ -249,6 +252,18 @@ func init() {
 		syscall.SYS_ACCEPT4:     (*Server).accept,
 		syscall.SYS_RECVMMSG:    (*Server).recvmmsg,
 		307:                     (*Server).sendmmsg, // sendmmsg
+
+		syscall.SYS_ALARM:            (*Server).alarm,
+		syscall.SYS_SETITIMER:        (*Server).setitimer,
+		syscall.SYS_GETITIMER:        (*Server).getitimer,
+		syscall.SYS_TIMER_CREATE:     (*Server).timerCreate,
+		syscall.SYS_TIMER_SETTIME:    (*Server).timerSettime,
+		syscall.SYS_TIMER_GETTIME:    (*Server).timerGettime,
+		syscall.SYS_TIMER_GETOVERRUN: (*Server).timerGetoverrun,
+		syscall.SYS_TIMER_DELETE:     (*Server).timerDelete,
+		syscall.SYS_TIMERFD_CREATE:   (*Server).timerfdCreate,
+		syscall.SYS_TIMERFD_SETTIME:  (*Server).timerfdSettime,
+		syscall.SYS_TIMERFD_GETTIME:  (*Server).timerfdGettime,
 	}
 }
 

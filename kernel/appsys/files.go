@@ -62,6 +62,8 @@ type openFile struct {
 	fifo bool
 	// sock is set for sockets (socket.go).
 	sock *sockets.Socket
+	// tfd is set for timerfds (timerfd.go).
+	tfd *timerFD
 	// handle is the server handle naming this open file.
 	handle int32
 }
@@ -92,6 +94,8 @@ func (s *Server) add(f *openFile, cloexec bool) (int64, error) {
 		f.pipe.attach(h, f.pipeRead, f.pipeWrite)
 	} else if f.sock != nil {
 		attachSocket(f.sock, h)
+	} else if f.tfd != nil {
+		f.tfd.attach(h)
 	} else {
 		// Files and devices never block: always ready for poll, and
 		// not for epoll (EPERM, as on Linux).
@@ -137,6 +141,9 @@ func (s *Server) release(h int32) {
 	s.mu.Unlock()
 	if f != nil && f.pipe != nil {
 		s.closePipeEnds(f, h)
+	}
+	if f != nil && f.tfd != nil {
+		f.tfd.close()
 	}
 }
 
@@ -353,6 +360,12 @@ func (f *openFile) read(sl *inflight, b []byte, off int64) (int64, error) {
 	if f.sock != nil {
 		return sockTransfer(f, sl, [][]byte{b}, off, false)
 	}
+	if f.tfd != nil {
+		if off >= 0 {
+			return 0, syscall.ESPIPE
+		}
+		return f.tfd.read(sl, b, f.flags&oNonblock != 0)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	pos := off
@@ -424,7 +437,7 @@ func (s *Server) lseek(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if f.pipe != nil || f.sock != nil {
+	if f.pipe != nil || f.sock != nil || f.tfd != nil {
 		return 0, syscall.ESPIPE
 	}
 	off, whence := int64(r.Args[1]), int(r.Args[2])
