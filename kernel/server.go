@@ -87,6 +87,13 @@ func interruptServed(i int32) {
 		interrupts.ring[(interrupts.head+interrupts.size)%maxThreads] = i
 		interrupts.size++
 	}
+	unlockRequestsWakingServer()
+}
+
+// unlockRequestsWakingServer releases requests.lock after something was
+// queued for the server, and wakes the server thread if it waits for
+// work (the wake comes after the unlock: it may send an IPI).
+func unlockRequestsWakingServer() {
 	w := requests.waiter
 	requests.waiter = noThread
 	requests.lock.unlock()
@@ -123,15 +130,10 @@ func forward(c *cpuLocal, t *thread, i int32, f *Frame, handle int32) int64 {
 	requests.lock.lock()
 	requests.ring[(requests.head+requests.size)%maxThreads] = i
 	requests.size++
-	w := requests.waiter
-	requests.waiter = noThread
 	// Blocked before the lock is released, so a completion cannot
 	// come first. The default result is only seen if the server dies.
 	c.sched.block(i, f, waitServer, 0, errnoResult(EIO), 0)
-	requests.lock.unlock()
-	if w != noThread {
-		wakeRestart(w)
-	}
+	unlockRequestsWakingServer()
 	return sysBlocked
 }
 

@@ -102,12 +102,7 @@ func postKick(h int32, kind int32) {
 		kicks.ring[(kicks.head+kicks.size)%len(kicks.ring)] = h<<2 | kind
 		kicks.size++
 	}
-	w := requests.waiter
-	requests.waiter = noThread
-	requests.lock.unlock()
-	if w != noThread {
-		wakeRestart(w)
-	}
+	unlockRequestsWakingServer()
 }
 
 // ringReadiness is the epoll view of a ring's handle: readable with
