@@ -196,7 +196,10 @@ type eventfdObj struct {
 	refs      int32 // fds referring to it; 0 = free
 	counter   uint64
 	semaphore bool  // EFD_SEMAPHORE: reads take 1
-	fd        int32 // an fd referring to it: with refs 1, the only one
+	// nonblock is O_NONBLOCK, a flag of the open file: every dup sees
+	// an F_SETFL made through any of them, as on Linux.
+	nonblock bool
+	fd       int32 // an fd referring to it: with refs 1, the only one
 }
 
 const maxEventfds = 64
@@ -204,10 +207,10 @@ const maxEventfds = 64
 var eventfds [maxEventfds]eventfdObj
 
 // newEventfd claims a free eventfd object (fdLock held), or -1.
-func newEventfd(counter uint64, semaphore bool, fd int32) int32 {
+func newEventfd(counter uint64, semaphore, nonblock bool, fd int32) int32 {
 	for k := range eventfds {
 		if eventfds[k].refs == 0 {
-			eventfds[k] = eventfdObj{refs: 1, counter: counter, semaphore: semaphore, fd: fd}
+			eventfds[k] = eventfdObj{refs: 1, counter: counter, semaphore: semaphore, nonblock: nonblock, fd: fd}
 			return int32(k)
 		}
 	}

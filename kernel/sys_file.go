@@ -36,7 +36,7 @@ func sysRead(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		}
 		o := &eventfds[e.efd]
 		if o.counter == 0 {
-			if e.flags&oNonblock != 0 {
+			if o.nonblock {
 				return errnoResult(EAGAIN)
 			}
 			// Wait as poll does: a write restarts the read.
@@ -98,7 +98,7 @@ func writeFD(c *cpuLocal, i int32, f *Frame, p *process, fd int64, buf, n uintpt
 		}
 		o := &eventfds[e.efd]
 		if v > eventfdMax-o.counter {
-			if e.flags&oNonblock != 0 || !mayBlock {
+			if o.nonblock || !mayBlock {
 				return errnoResult(EAGAIN)
 			}
 			// A blocking write waits for a read to make room.
@@ -301,8 +301,15 @@ func sysFcntl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		e.cloexec = f.RDX&fdCloexec != 0
 		return 0
 	case fGetFL:
+		if e.kind == fdEventfd && eventfds[e.efd].nonblock {
+			return oNonblock | oRDWR
+		}
 		return int64(e.flags | oRDWR)
 	case fSetFL:
+		if e.kind == fdEventfd {
+			eventfds[e.efd].nonblock = f.RDX&oNonblock != 0
+			return 0
+		}
 		e.flags = uint32(f.RDX) & oNonblock
 		return 0
 	}
@@ -320,13 +327,12 @@ func sysEventfd2(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	if fd < 0 {
 		return errnoResult(EMFILE)
 	}
-	k := newEventfd(uint64(uint32(f.RDI)), f.RSI&efdSemaphore != 0, int32(fd))
+	k := newEventfd(uint64(uint32(f.RDI)), f.RSI&efdSemaphore != 0, f.RSI&oNonblock != 0, int32(fd))
 	if k < 0 {
 		p.fds[fd] = fdEntry{}
 		return errnoResult(EMFILE)
 	}
 	p.fds[fd].efd = k
-	p.fds[fd].flags = uint32(f.RSI) & oNonblock
 	p.fds[fd].cloexec = f.RSI&oCloexec != 0
 	return int64(fd)
 }

@@ -49,6 +49,18 @@ static void eventfds(void) {
 	read(e2, &v, 8);
 	printf("eventfd shared by dup: %llu\n", (unsigned long long)v);
 
+	/* O_NONBLOCK belongs to the open file: set through one dup, it
+	 * holds for the other (a read of the empty counter fails). */
+	int z = eventfd(0, 0), z2 = dup(z);
+	fcntl(z2, F_SETFL, fcntl(z2, F_GETFL) | O_NONBLOCK);
+	int shared = (fcntl(z, F_GETFL) & O_NONBLOCK) != 0, zr = -2;
+	errno = 0;
+	if (shared)
+		zr = read(z, &v, 8); /* would block for ever otherwise */
+	printf("eventfd O_NONBLOCK shared by dup: %d %d %d\n", shared, zr, errno == EAGAIN);
+	close(z);
+	close(z2);
+
 	efd_blocking = eventfd(0, 0);
 	pthread_t w;
 	pthread_create(&w, 0, efd_writer, 0);
