@@ -195,7 +195,7 @@ type epollItem struct {
 type eventfdObj struct {
 	refs      int32 // fds referring to it; 0 = free
 	counter   uint64
-	semaphore bool  // EFD_SEMAPHORE: reads take 1
+	semaphore bool // EFD_SEMAPHORE: reads take 1
 	// nonblock is O_NONBLOCK, a flag of the open file: every dup sees
 	// an F_SETFL made through any of them, as on Linux.
 	nonblock bool
