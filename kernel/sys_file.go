@@ -487,13 +487,13 @@ func epollWait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		return errnoResult(EFAULT)
 	}
 	gen := readyGen.Load()
-	if n := epollCollect(e.epoll, buf, max); n > 0 || timeout == 0 {
-		if n == 0 {
-			epolls[e.epoll].idleGen.Store(gen)
-		}
+	n := epollCollect(e.epoll, buf, max)
+	if n == 0 {
+		epolls[e.epoll].idleGen.Store(gen)
+	}
+	if n > 0 || timeout == 0 {
 		return int64(n)
 	}
-	epolls[e.epoll].idleGen.Store(gen)
 	var deadline int64
 	if timeout > 0 {
 		deadline = nanotime() + timeout*1e6

@@ -47,7 +47,7 @@ func clockNow(id uint64, t *thread) (int64, bool) {
 	case clockProcessCPUTime:
 		return processCPU(t.proc, nanotime()), true
 	case clockThreadCPUTime:
-		return t.cpuNanos + nanotime() - t.lastRun, true
+		return threadCPU(t, nanotime()), true
 	}
 	return 0, false
 }

@@ -238,17 +238,7 @@ func TestGoUsesAVX(t *testing.T) {
 // without SA_RESTART, a restart with it, a partial count for a write
 // that moved some bytes, nothing for an ignored signal
 // (testdata/capp/sigintr.c). Output compared with the native run.
-func TestSignalInterruptsCalls(t *testing.T) {
-	wd, _ := os.Getwd()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sigintr")
-	Build(t, dir, nil, "musl-gcc", "-static", "-O2", "-o", bin, filepath.Join(wd, "testdata", "capp", "sigintr.c"), "-lpthread")
-	want, wantCode := Native(t, dir, nil, bin)
-	res := BootApp(t, AppImage(t, bin), "/bin/sigintr", 2)
-	if got := appOutput(res.Serial); got != trimLines(want) || res.GuestStatus != wantCode || !res.Exited {
-		t.Errorf("output differs (status %d, native %d)\n--- native\n%s\n--- gosv\n%s", res.GuestStatus, wantCode, want, got)
-	}
-}
+func TestSignalInterruptsCalls(t *testing.T) { matchNativeC(t, "sigintr", 2) }
 
 // TestTimers: alarm, setitimer, POSIX timers and timerfd as on Linux
 // (testdata/capp/timers.c): SIGALRM interrupts a blocking read, periodic
@@ -259,13 +249,19 @@ func TestSignalInterruptsCalls(t *testing.T) {
 // thread's clock) tick with CPU time used and not while sleeping, and
 // bad arguments fail with Linux's errors. Output compared with the
 // native run.
-func TestTimers(t *testing.T) {
+func TestTimers(t *testing.T) { matchNativeC(t, "timers", 2) }
+
+// matchNativeC builds testdata/capp/NAME.c statically with musl, runs it
+// natively and in gosv on cpus CPUs, and fails unless both print the
+// same and exit with the same status.
+func matchNativeC(t *testing.T, name string, cpus int) {
+	t.Helper()
 	wd, _ := os.Getwd()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "timers")
-	Build(t, dir, nil, "musl-gcc", "-static", "-O2", "-o", bin, filepath.Join(wd, "testdata", "capp", "timers.c"), "-lpthread")
+	bin := filepath.Join(dir, name)
+	Build(t, dir, nil, "musl-gcc", "-static", "-O2", "-o", bin, filepath.Join(wd, "testdata", "capp", name+".c"), "-lpthread")
 	want, wantCode := Native(t, dir, nil, bin)
-	res := BootApp(t, AppImage(t, bin), "/bin/timers", 2)
+	res := BootApp(t, AppImage(t, bin), "/bin/"+name, cpus)
 	if got := appOutput(res.Serial); got != trimLines(want) || res.GuestStatus != wantCode || !res.Exited {
 		t.Errorf("output differs (status %d, native %d)\n--- native\n%s\n--- gosv\n%s", res.GuestStatus, wantCode, want, got)
 	}

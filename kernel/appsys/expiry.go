@@ -7,21 +7,9 @@ import (
 	"time"
 	"unsafe"
 
-	"gosv/kernel"
-)
+	"golang.org/x/sys/unix"
 
-// Linux clock ids timers can run on.
-const (
-	clockRealtime        = 0
-	clockMonotonic       = 1
-	clockProcessCPUTime  = 2
-	clockThreadCPUTime   = 3
-	clockMonotonicRaw    = 4
-	clockRealtimeCoarse  = 5
-	clockMonotonicCoarse = 6
-	clockBoottime        = 7
-	clockRealtimeAlarm   = 8
-	clockBoottimeAlarm   = 9
+	"gosv/kernel"
 )
 
 // clockRef names the clock a timer runs on: a clock id, and for
@@ -46,10 +34,10 @@ type realClock struct{}
 
 func (realClock) now(c clockRef) (int64, bool) {
 	switch c.id {
-	case clockProcessCPUTime:
+	case unix.CLOCK_PROCESS_CPUTIME_ID:
 		ns, err := kernel.CPUTime(0)
 		return ns, err == nil
-	case clockThreadCPUTime:
+	case unix.CLOCK_THREAD_CPUTIME_ID:
 		ns, err := kernel.CPUTime(c.tid)
 		return ns, err == nil
 	}
@@ -87,7 +75,7 @@ type expiry struct {
 
 func newExpiry(clk clock, src clockRef, fire func(n uint64)) *expiry {
 	e := &expiry{clk: clk, src: src, parallel: 1, fire: fire}
-	if src.id == clockProcessCPUTime {
+	if src.id == unix.CLOCK_PROCESS_CPUTIME_ID {
 		e.parallel = int64(runtime.NumCPU())
 	}
 	return e

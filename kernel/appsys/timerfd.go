@@ -5,6 +5,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"gosv/kernel"
 	"gosv/vfs"
 )
@@ -122,7 +124,7 @@ func (timerfdNode) Readlink() (string, error)         { return "", syscall.EINVA
 func (s *Server) timerfdCreate(r *kernel.Request) (int64, error) {
 	// No CPU-time clocks, and EINVAL for the rest, as on Linux.
 	c, err := timerClock(int32(r.Args[0]), r.TID)
-	if err != nil || c.id == clockProcessCPUTime || c.id == clockThreadCPUTime {
+	if err != nil || c.id == unix.CLOCK_PROCESS_CPUTIME_ID || c.id == unix.CLOCK_THREAD_CPUTIME_ID {
 		return 0, syscall.EINVAL
 	}
 	clk := c.id

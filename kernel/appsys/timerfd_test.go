@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"gosv/kernel"
 )
 
@@ -39,7 +41,7 @@ func newTimerfdServer(t *testing.T, nonblock bool) (*Server, *fakeClock, *readin
 	if nonblock {
 		flags |= oNonblock
 	}
-	f := &openFile{node: timerfdNode{}, tfd: newTimerFD(clk, clockMonotonic, rd.set), flags: flags, handle: h}
+	f := &openFile{node: timerfdNode{}, tfd: newTimerFD(clk, unix.CLOCK_MONOTONIC, rd.set), flags: flags, handle: h}
 	s.files[h] = f
 	f.tfd.attach(h)
 	return s, clk, rd
@@ -117,8 +119,8 @@ func TestTimerfdCountsAndReadiness(t *testing.T) {
 		{"unknown flags", kernel.Request{Thread: -1, Handle: 3, Nr: syscall.SYS_TIMERFD_SETTIME, Args: [6]uint64{3, 4, addr(itimerspec(ms, 0))}}, syscall.EINVAL},
 		{"no value", kernel.Request{Thread: -1, Handle: 3, Nr: syscall.SYS_TIMERFD_SETTIME, Args: [6]uint64{3, 0, 0}}, syscall.EFAULT},
 		{"not a timerfd", kernel.Request{Thread: -1, Handle: 9, Nr: syscall.SYS_TIMERFD_GETTIME, Args: [6]uint64{9, addr(&cur)}}, syscall.EBADF},
-		{"create with unknown flags", kernel.Request{Thread: -1, Handle: -1, Nr: syscall.SYS_TIMERFD_CREATE, Args: [6]uint64{clockMonotonic, 1}}, syscall.EINVAL},
-		{"create on a CPU clock", kernel.Request{Thread: -1, Handle: -1, Nr: syscall.SYS_TIMERFD_CREATE, Args: [6]uint64{clockMonotonicRaw, 0}}, syscall.EINVAL},
+		{"create with unknown flags", kernel.Request{Thread: -1, Handle: -1, Nr: syscall.SYS_TIMERFD_CREATE, Args: [6]uint64{unix.CLOCK_MONOTONIC, 1}}, syscall.EINVAL},
+		{"create on a CPU clock", kernel.Request{Thread: -1, Handle: -1, Nr: syscall.SYS_TIMERFD_CREATE, Args: [6]uint64{unix.CLOCK_MONOTONIC_RAW, 0}}, syscall.EINVAL},
 		{"write", kernel.Request{Thread: -1, Handle: 3, Nr: syscall.SYS_WRITE, Args: [6]uint64{3, addr(&cur), 8}}, syscall.EINVAL},
 	} {
 		if got := s.call(&c.r); got != -int64(c.want) {

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"gosv/kernel"
 )
 
@@ -98,15 +100,15 @@ const (
 // tid is the caller (CLOCK_THREAD_CPUTIME_ID is its time).
 func timerClock(id int32, tid int32) (clockRef, error) {
 	switch id {
-	case clockRealtime, clockMonotonic, clockBoottime, clockProcessCPUTime:
+	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_BOOTTIME, unix.CLOCK_PROCESS_CPUTIME_ID:
 		return clockRef{id: id}, nil
-	case clockThreadCPUTime:
+	case unix.CLOCK_THREAD_CPUTIME_ID:
 		return clockRef{id: id, tid: tid}, nil
-	case clockRealtimeAlarm:
-		return clockRef{id: clockRealtime}, nil // no suspend: an alarm clock is its base
-	case clockBoottimeAlarm:
-		return clockRef{id: clockBoottime}, nil
-	case clockMonotonicRaw, clockRealtimeCoarse, clockMonotonicCoarse:
+	case unix.CLOCK_REALTIME_ALARM:
+		return clockRef{id: unix.CLOCK_REALTIME}, nil // no suspend: an alarm clock is its base
+	case unix.CLOCK_BOOTTIME_ALARM:
+		return clockRef{id: unix.CLOCK_BOOTTIME}, nil
+	case unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_REALTIME_COARSE, unix.CLOCK_MONOTONIC_COARSE:
 		return clockRef{}, syscall.EOPNOTSUPP // no timers on these in Linux either
 	}
 	if id >= 0 || id&cpuclockWhichMask == cpuclockMax {
@@ -117,12 +119,12 @@ func timerClock(id int32, tid int32) (clockRef, error) {
 		if pid == 0 {
 			pid = tid
 		}
-		return clockRef{id: clockThreadCPUTime, tid: pid}, nil
+		return clockRef{id: unix.CLOCK_THREAD_CPUTIME_ID, tid: pid}, nil
 	}
 	if pid != 0 && pid != appPID {
 		return clockRef{}, syscall.EINVAL
 	}
-	return clockRef{id: clockProcessCPUTime}, nil
+	return clockRef{id: unix.CLOCK_PROCESS_CPUTIME_ID}, nil
 }
 
 // timerCreate serves timer_create(clockid, sevp, timerid).
@@ -131,7 +133,7 @@ func (s *Server) timerCreate(r *kernel.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if clk.id == clockThreadCPUTime {
+	if clk.id == unix.CLOCK_THREAD_CPUTIME_ID {
 		if _, ok := s.timers.clk.now(clk); !ok {
 			return 0, syscall.EINVAL // no such thread
 		}
@@ -275,11 +277,11 @@ func (t *timers) itimer(which uint64) (*expiry, error) {
 	var sig int
 	switch which {
 	case itimerReal:
-		src, sig = clockRef{id: clockMonotonic}, sigALRM
+		src, sig = clockRef{id: unix.CLOCK_MONOTONIC}, sigALRM
 	case itimerVirtual:
-		src, sig = clockRef{id: clockProcessCPUTime}, sigVTALRM
+		src, sig = clockRef{id: unix.CLOCK_PROCESS_CPUTIME_ID}, sigVTALRM
 	case itimerProf:
-		src, sig = clockRef{id: clockProcessCPUTime}, sigPROF
+		src, sig = clockRef{id: unix.CLOCK_PROCESS_CPUTIME_ID}, sigPROF
 	default:
 		return nil, syscall.EINVAL
 	}

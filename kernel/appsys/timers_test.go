@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"gosv/kernel"
 	"gosv/vfs"
 )
@@ -33,9 +35,9 @@ func (c *fakeClock) now(r clockRef) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch r.id {
-	case clockProcessCPUTime:
+	case unix.CLOCK_PROCESS_CPUTIME_ID:
 		return c.cpu[0], true
-	case clockThreadCPUTime:
+	case unix.CLOCK_THREAD_CPUTIME_ID:
 		ns, ok := c.cpu[r.tid]
 		return ns, ok
 	}
@@ -191,7 +193,7 @@ func TestExpiry(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			clk := &fakeClock{t: 1e12, cpu: map[int32]int64{0: 0, 7: 0}}
 			var got []uint64
-			e := newExpiry(clk, clockRef{id: clockMonotonic}, func(n uint64) { got = append(got, n) })
+			e := newExpiry(clk, clockRef{id: unix.CLOCK_MONOTONIC}, func(n uint64) { got = append(got, n) })
 			e.mu.Lock()
 			e.setLocked(c.value, c.interval, c.abs)
 			e.mu.Unlock()
@@ -206,7 +208,7 @@ func TestExpiry(t *testing.T) {
 func TestExpiryRearmAndRemaining(t *testing.T) {
 	clk := &fakeClock{t: 1e12, cpu: map[int32]int64{0: 0, 7: 0}}
 	fired := 0
-	e := newExpiry(clk, clockRef{id: clockMonotonic}, func(uint64) { fired++ })
+	e := newExpiry(clk, clockRef{id: unix.CLOCK_MONOTONIC}, func(uint64) { fired++ })
 	e.mu.Lock()
 	e.setLocked(10*ms, 0, false)
 	e.mu.Unlock()
@@ -257,15 +259,15 @@ func TestTimerCreateArguments(t *testing.T) {
 		sev   *[8]uint64
 		want  int64
 	}{
-		{"SIGEV_SIGNAL", clockMonotonic, sigevent(1, 10, sigevSignal, 0), 0},
-		{"SIGEV_NONE ignores the signal number", clockRealtime, sigevent(1, 0, sigevNone, 0), 0},
-		{"SIGEV_THREAD_ID", clockBoottime, sigevent(1, 10, sigevThreadID, 7), 0},
-		{"SIGEV_THREAD_ID of no thread", clockMonotonic, sigevent(1, 10, sigevThreadID, 8), -int64(syscall.EINVAL)},
-		{"SIGEV_THREAD is the C library's", clockMonotonic, sigevent(1, 10, sigevThread, 0), -int64(syscall.EINVAL)},
-		{"signal 0", clockMonotonic, sigevent(1, 0, sigevSignal, 0), -int64(syscall.EINVAL)},
-		{"signal 65", clockMonotonic, sigevent(1, 65, sigevSignal, 0), -int64(syscall.EINVAL)},
+		{"SIGEV_SIGNAL", unix.CLOCK_MONOTONIC, sigevent(1, 10, sigevSignal, 0), 0},
+		{"SIGEV_NONE ignores the signal number", unix.CLOCK_REALTIME, sigevent(1, 0, sigevNone, 0), 0},
+		{"SIGEV_THREAD_ID", unix.CLOCK_BOOTTIME, sigevent(1, 10, sigevThreadID, 7), 0},
+		{"SIGEV_THREAD_ID of no thread", unix.CLOCK_MONOTONIC, sigevent(1, 10, sigevThreadID, 8), -int64(syscall.EINVAL)},
+		{"SIGEV_THREAD is the C library's", unix.CLOCK_MONOTONIC, sigevent(1, 10, sigevThread, 0), -int64(syscall.EINVAL)},
+		{"signal 0", unix.CLOCK_MONOTONIC, sigevent(1, 0, sigevSignal, 0), -int64(syscall.EINVAL)},
+		{"signal 65", unix.CLOCK_MONOTONIC, sigevent(1, 65, sigevSignal, 0), -int64(syscall.EINVAL)},
 		{"unknown clock", 42, nil, -int64(syscall.EINVAL)},
-		{"clock without timers", clockMonotonicRaw, nil, -int64(syscall.EOPNOTSUPP)},
+		{"clock without timers", unix.CLOCK_MONOTONIC_RAW, nil, -int64(syscall.EOPNOTSUPP)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, _, _ := newTimerServer()
@@ -284,7 +286,7 @@ func TestTimerCreateArguments(t *testing.T) {
 	}
 	t.Run("bad id pointer", func(t *testing.T) {
 		s, _, _ := newTimerServer()
-		if got := call(s, syscall.SYS_TIMER_CREATE, clockMonotonic, 0, 0); got != -int64(syscall.EFAULT) {
+		if got := call(s, syscall.SYS_TIMER_CREATE, unix.CLOCK_MONOTONIC, 0, 0); got != -int64(syscall.EFAULT) {
 			t.Errorf("timer_create = %d, want EFAULT", got)
 		}
 		if len(s.timers.posix) != 0 {
@@ -296,9 +298,9 @@ func TestTimerCreateArguments(t *testing.T) {
 func TestTimerSignals(t *testing.T) {
 	s, clk, sig := newTimerServer()
 	var a, b, c int32
-	call(s, syscall.SYS_TIMER_CREATE, clockMonotonic, 0, addr(&a))                                        // SIGALRM, value = id
-	call(s, syscall.SYS_TIMER_CREATE, clockMonotonic, addr(sigevent(99, 12, sigevThreadID, 7)), addr(&b)) // SIGUSR2 to 7
-	call(s, syscall.SYS_TIMER_CREATE, clockMonotonic, addr(sigevent(5, 10, sigevNone, 0)), addr(&c))
+	call(s, syscall.SYS_TIMER_CREATE, unix.CLOCK_MONOTONIC, 0, addr(&a))                                        // SIGALRM, value = id
+	call(s, syscall.SYS_TIMER_CREATE, unix.CLOCK_MONOTONIC, addr(sigevent(99, 12, sigevThreadID, 7)), addr(&b)) // SIGUSR2 to 7
+	call(s, syscall.SYS_TIMER_CREATE, unix.CLOCK_MONOTONIC, addr(sigevent(5, 10, sigevNone, 0)), addr(&c))
 	if a != 0 || b != 1 || c != 2 {
 		t.Fatalf("ids %d %d %d, want 0 1 2", a, b, c)
 	}
@@ -447,15 +449,15 @@ func TestTimerClock(t *testing.T) {
 		want clockRef
 		err  error
 	}{
-		{"CLOCK_THREAD_CPUTIME_ID is the caller's", clockThreadCPUTime, clockRef{clockThreadCPUTime, 7}, nil},
-		{"CLOCK_PROCESS_CPUTIME_ID", clockProcessCPUTime, clockRef{clockProcessCPUTime, 0}, nil},
-		{"alarm clock", clockBoottimeAlarm, clockRef{clockBoottime, 0}, nil},
-		{"pthread_getcpuclockid of thread 9", (-9-1)*8 + 6, clockRef{clockThreadCPUTime, 9}, nil},
-		{"clock_getcpuclockid of pid 1", (-1-1)*8 + 2, clockRef{clockProcessCPUTime, 0}, nil},
-		{"clock_getcpuclockid of pid 0 (self)", (-0-1)*8 + 0, clockRef{clockProcessCPUTime, 0}, nil},
+		{"CLOCK_THREAD_CPUTIME_ID is the caller's", unix.CLOCK_THREAD_CPUTIME_ID, clockRef{unix.CLOCK_THREAD_CPUTIME_ID, 7}, nil},
+		{"CLOCK_PROCESS_CPUTIME_ID", unix.CLOCK_PROCESS_CPUTIME_ID, clockRef{unix.CLOCK_PROCESS_CPUTIME_ID, 0}, nil},
+		{"alarm clock", unix.CLOCK_BOOTTIME_ALARM, clockRef{unix.CLOCK_BOOTTIME, 0}, nil},
+		{"pthread_getcpuclockid of thread 9", (-9-1)*8 + 6, clockRef{unix.CLOCK_THREAD_CPUTIME_ID, 9}, nil},
+		{"clock_getcpuclockid of pid 1", (-1-1)*8 + 2, clockRef{unix.CLOCK_PROCESS_CPUTIME_ID, 0}, nil},
+		{"clock_getcpuclockid of pid 0 (self)", (-0-1)*8 + 0, clockRef{unix.CLOCK_PROCESS_CPUTIME_ID, 0}, nil},
 		{"clock_getcpuclockid of another process", (-5-1)*8 + 2, clockRef{}, syscall.EINVAL},
 		{"CPUCLOCK_MAX", (-1-1)*8 + 3, clockRef{}, syscall.EINVAL},
-		{"CLOCK_MONOTONIC_RAW", clockMonotonicRaw, clockRef{}, syscall.EOPNOTSUPP},
+		{"CLOCK_MONOTONIC_RAW", unix.CLOCK_MONOTONIC_RAW, clockRef{}, syscall.EOPNOTSUPP},
 		{"unknown", 12, clockRef{}, syscall.EINVAL},
 	} {
 		got, err := timerClock(c.id, 7)
@@ -470,7 +472,7 @@ func TestTimerClock(t *testing.T) {
 func TestCPUTimeTimers(t *testing.T) {
 	s, clk, sig := newTimerServer()
 	var id int32
-	if r := callAs(s, 7, syscall.SYS_TIMER_CREATE, clockThreadCPUTime, addr(sigevent(3, sigPROF, sigevThreadID, 7)), addr(&id)); r != 0 {
+	if r := callAs(s, 7, syscall.SYS_TIMER_CREATE, unix.CLOCK_THREAD_CPUTIME_ID, addr(sigevent(3, sigPROF, sigevThreadID, 7)), addr(&id)); r != 0 {
 		t.Fatalf("timer_create(CLOCK_THREAD_CPUTIME_ID) = %d", r)
 	}
 	callAs(s, 7, syscall.SYS_TIMER_SETTIME, uint64(id), 0, addr(itimerspec(10*ms, 10*ms)), 0)
@@ -510,7 +512,7 @@ func TestCPUTimeTimers(t *testing.T) {
 	if got := sig.take(); len(got) != 0 || live != 0 {
 		t.Errorf("after the thread exited: signals %v, Go timers left %d", got, live)
 	}
-	if r := callAs(s, 8, syscall.SYS_TIMER_CREATE, clockThreadCPUTime, 0, addr(&id)); r != -int64(syscall.EINVAL) {
+	if r := callAs(s, 8, syscall.SYS_TIMER_CREATE, unix.CLOCK_THREAD_CPUTIME_ID, 0, addr(&id)); r != -int64(syscall.EINVAL) {
 		t.Errorf("timer_create on the CPU clock of no thread = %d, want EINVAL", r)
 	}
 
@@ -527,7 +529,7 @@ func TestCPUTimeTimers(t *testing.T) {
 	if diff := diff([]sent{{0, sigVTALRM, kernel.SourceKernel, 0, 1}, {0, sigPROF, kernel.SourceKernel, 0, 1}}, sortSent(sig.take())); diff != "" {
 		t.Errorf("itimer signals (-want +got):\n%s", diff)
 	}
-	req := kernel.Request{Thread: -1, TID: 7, Handle: -1, Nr: syscall.SYS_TIMERFD_CREATE, Args: [6]uint64{clockThreadCPUTime}}
+	req := kernel.Request{Thread: -1, TID: 7, Handle: -1, Nr: syscall.SYS_TIMERFD_CREATE, Args: [6]uint64{unix.CLOCK_THREAD_CPUTIME_ID}}
 	if r := s.call(&req); r != -int64(syscall.EINVAL) {
 		t.Errorf("timerfd_create on a CPU clock = %d, want EINVAL", r)
 	}
@@ -556,11 +558,11 @@ func FuzzTimerClock(f *testing.F) {
 			return
 		}
 		switch c.id {
-		case clockRealtime, clockMonotonic, clockBoottime, clockProcessCPUTime:
+		case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_BOOTTIME, unix.CLOCK_PROCESS_CPUTIME_ID:
 			if c.tid != 0 {
 				t.Errorf("timerClock(%d) = %+v: a thread for a clock without one", id, c)
 			}
-		case clockThreadCPUTime:
+		case unix.CLOCK_THREAD_CPUTIME_ID:
 			if c.tid == 0 && tid != 0 {
 				t.Errorf("timerClock(%d) = %+v: no thread", id, c)
 			}
