@@ -17,7 +17,15 @@ const clockTick = 10 * time.Millisecond
 // it, and that of its vCPU threads. QEMU started with -name
 // ...,debug-threads=on names those "CPU n/TCG" (or /KVM), which tells the
 // guest's own work from QEMU's device emulation and I/O.
-type hostCPU struct{ total, vcpus time.Duration }
+//
+// vcpuSleeps counts the vCPU threads' voluntary context switches: each is
+// a vCPU blocking on the host (a halt, a wait for QEMU's big lock), and
+// each costs a wake-up on some other host thread too. Threads that have
+// exited are not counted.
+type hostCPU struct {
+	total, vcpus time.Duration
+	vcpuSleeps   int64
+}
 
 // readHostCPU reads process pid's hostCPU. The process total comes from
 // /proc/PID/stat, which keeps the time of threads that have exited.
@@ -42,6 +50,9 @@ func readHostCPU(pid int) (hostCPU, error) {
 		}
 		if strings.HasPrefix(name, "CPU ") {
 			c.vcpus += d
+			if st, err := os.ReadFile(strings.TrimSuffix(t, "stat") + "status"); err == nil {
+				c.vcpuSleeps += parseVoluntarySwitches(string(st))
+			}
 		}
 	}
 	return c, nil
@@ -69,6 +80,24 @@ func parseStatCPU(line string) (name string, cpu time.Duration, err error) {
 		ticks += n
 	}
 	return line[open+1 : end], time.Duration(ticks) * clockTick, nil
+}
+
+// parseVoluntarySwitches reads voluntary_ctxt_switches from a
+// /proc/PID/task/TID/status file (0 if it is missing).
+func parseVoluntarySwitches(status string) int64 {
+	for line := range strings.Lines(status) {
+		if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// sleepsPer returns the vCPU threads' host sleeps from c to after per
+// unit.
+func (c hostCPU) sleepsPer(after hostCPU, units float64) float64 {
+	return float64(after.vcpuSleeps-c.vcpuSleeps) / units
 }
 
 // per returns the CPU time used from c to after per unit (a request, a

@@ -43,3 +43,13 @@ func TestReadHostCPUSelf(t *testing.T) {
 		t.Errorf("readHostCPU(self) = %+v, want a positive total and no vCPU threads", c)
 	}
 }
+
+func TestParseVoluntarySwitches(t *testing.T) {
+	status := "Name:\tCPU 0/TCG\nvoluntary_ctxt_switches:\t4711\nnonvoluntary_ctxt_switches:\t12\n"
+	if got := parseVoluntarySwitches(status); got != 4711 {
+		t.Errorf("parseVoluntarySwitches = %d, want 4711", got)
+	}
+	if got := parseVoluntarySwitches("Name:\tx\n"); got != 0 {
+		t.Errorf("parseVoluntarySwitches without the line = %d, want 0", got)
+	}
+}

@@ -57,6 +57,7 @@ type options struct {
 	netRuns      int
 	netServers   string
 	abKernel     string
+	abArgs       string
 	netSMP       int
 	profile      bool
 	insns        bool
@@ -86,6 +87,7 @@ func main() {
 	flag.IntVar(&o.netRuns, "net-runs", 3, "boots of each server in the network benchmark")
 	flag.StringVar(&o.netServers, "net-servers", "api,app,linux,tcp", "network benchmark runs to make, a comma-separated subset of api, app, linux, tcp (all for -write)")
 	flag.StringVar(&o.abKernel, "ab", "", "also run the Go server and tcpbench on this second gosv `image`, alternating with the first, and log both (for A/B comparisons of a change; not in the report)")
+	flag.StringVar(&o.abArgs, "ab-args", "", "kernel command-line `options` put before the application in -ab's runs (the same image with other settings: -ab build/gosv.elf -ab-args --idle-poll=0)")
 	flag.IntVar(&o.netSMP, "net-smp", 2, "vCPUs for both guests in the network benchmark")
 	flag.BoolVar(&o.sockStats, "ss", false, "log the host side's TCP state (ss -tin: window, cwnd, rwnd_limited) halfway through each tcpbench run, to tell what limits a transfer")
 	flag.BoolVar(&o.insns, "insns", false, "count the guests' instructions per request with a QEMU TCG plugin (built with cc) and log where they went (slows the guests; figures are not for the report)")

@@ -182,6 +182,10 @@ func runNet(ctx context.Context, o options, r *bench.Report, kernel, linuxCmdlin
 		var abRuns []bench.WrkResult
 		abHTTP, abTCP := gosvHTTP, gosvTCP
 		abHTTP.Kernel, abTCP.Kernel = o.abKernel, o.abKernel
+		if o.abArgs != "" {
+			abHTTP.Cmdline = o.abArgs + " " + abHTTP.Cmdline
+			abTCP.Cmdline = o.abArgs + " " + abTCP.Cmdline
+		}
 		var abSend, abRecv []float64
 		for _, h := range []struct {
 			name string
@@ -297,7 +301,7 @@ func (b *netBench) http(ctx context.Context, name string, cfg qemu.Config, url s
 	logf("  %s: %.0f req/s, p50 %v, p99 %v, %d errors", name, r.RequestsSec, r.P50, r.P99, r.Errors)
 	if cpuAfter, err := v.hostCPU(); cpuErr == nil && err == nil && r.Requests > 0 {
 		r.HostCPU, r.VCPU = cpuBefore.per(cpuAfter, float64(r.Requests))
-		logf("  %s: host CPU per request %v (vCPUs %v)", name, r.HostCPU.Round(time.Microsecond), r.VCPU.Round(time.Microsecond))
+		logf("  %s: host CPU per request %v (vCPUs %v), vCPU host sleeps %.2f", name, r.HostCPU.Round(time.Microsecond), r.VCPU.Round(time.Microsecond), cpuBefore.sleepsPer(cpuAfter, float64(r.Requests)))
 	}
 	b.logPer(cfg, before, r.RequestsSec*b.o.netDur.Seconds(), "request")
 	b.logGosvStats(cfg)
@@ -340,7 +344,7 @@ func (b *netBench) tcp(ctx context.Context, name string, cfg qemu.Config) (send,
 		mbps[i] = r.MBps()
 		if cpuAfter, err := v.hostCPU(); cpuErr == nil && err == nil && mbps[i] > 0 {
 			total, vcpus := cpuBefore.per(cpuAfter, mbps[i]*b.o.netDur.Seconds())
-			logf("  %s: %s: host CPU per MB %v (vCPUs %v)", name, dir, total.Round(time.Microsecond), vcpus.Round(time.Microsecond))
+			logf("  %s: %s: host CPU per MB %v (vCPUs %v), vCPU host sleeps %.1f", name, dir, total.Round(time.Microsecond), vcpus.Round(time.Microsecond), cpuBefore.sleepsPer(cpuAfter, mbps[i]*b.o.netDur.Seconds()))
 		}
 		b.logPer(cfg, counters, mbps[i]*b.o.netDur.Seconds(), "MB ("+dir+")")
 		insns.report(name+" "+dir+" (per MB)", mbps[i]*b.o.netDur.Seconds())
