@@ -168,7 +168,8 @@ func waitName(w waitReason, nr uint64) string {
 }
 
 // SetIdlePoll sets how many rounds an idle CPU polls for work before
-// halting (--idle-poll; 0 halts at once). idleLoop reads it afresh each
+// halting (--idle-poll; 0 halts at once, and short nanosleeps block
+// instead of being waited out in place). idleLoop reads it afresh each
 // time it starts polling.
 func SetIdlePoll(rounds uint64) { atomic.StoreUint64(&idlePollSpins, rounds) }
 

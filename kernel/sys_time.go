@@ -2,6 +2,8 @@ package kernel
 
 // Time system calls.
 
+import "sync/atomic"
+
 const (
 	clockRealtime        = 0
 	clockMonotonic       = 1
@@ -98,7 +100,7 @@ func sysNanosleep(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	if err != 0 {
 		return errnoResult(err)
 	}
-	if d <= spinSleepMax && c.sched.runnable == 0 {
+	if d <= spinSleepMax && c.sched.runnable == 0 && atomic.LoadUint64(&idlePollSpins) != 0 {
 		// Go's sysmon sleeps 20 µs at a time while the scheduler is
 		// busy, and runqgrab 3 µs. Blocking for that costs a timer arm
 		// (an APIC write), a timer interrupt and two switches, and the
@@ -106,6 +108,8 @@ func sysNanosleep(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		// nothing else to run here, wait it out in place. A thread
 		// woken for this CPU meanwhile ends the wait: the rest is
 		// slept the usual way, so the trap's end can switch to it.
+		// --idle-poll=0 (halt when idle) turns this off too: both
+		// trade host CPU for fewer halts.
 		end := nanotime() + d
 		for nanotime() < end {
 			if c.sched.inbox.Load() != noThread {
