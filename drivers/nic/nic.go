@@ -55,16 +55,42 @@ type TxPacket struct {
 
 // RxPacket is one received Ethernet frame.
 type RxPacket struct {
-	// Data is valid only during the receive callback: the device
-	// reuses the buffer afterwards, so a receiver that keeps the frame
-	// copies it.
+	// Data is the frame, or its start when the device received it into
+	// several buffers (a large TSO frame into 4 KiB pages): Tail holds
+	// the other pieces, in order. Both are valid only during the
+	// receive callback: the device reuses its buffers afterwards, so a
+	// receiver that keeps the frame copies it (straight from the
+	// pieces, which spares the device assembling a copy first).
 	Data []byte
+	Tail [][]byte
 	// ChecksumValid: the device validated the L4 checksum.
 	ChecksumValid bool
 	// More: the device has further frames ready now, which the
 	// receiver gets next (a hint for spreading work: a receiver may
 	// hand frames off while more follow and process the last itself).
 	More bool
+}
+
+// Len is the frame's length.
+func (p RxPacket) Len() int {
+	n := len(p.Data)
+	for _, t := range p.Tail {
+		n += len(t)
+	}
+	return n
+}
+
+// Flat returns the frame in one slice: Data itself when there is no
+// Tail, else the pieces copied into scratch (grown as needed).
+func (p RxPacket) Flat(scratch []byte) []byte {
+	if len(p.Tail) == 0 {
+		return p.Data
+	}
+	scratch = append(scratch[:0], p.Data...)
+	for _, t := range p.Tail {
+		scratch = append(scratch, t...)
+	}
+	return scratch
 }
 
 // Receiver takes received frames. A device calls it from its receive

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,10 +54,10 @@ type Net struct {
 	rxq      *Queue
 	rxBufLen int
 	rxBufs   []dmaBuf
-	rxByHead []int32 // buffer posted at each head descriptor, -1 none
-	rxFree   []int32 // buffers not posted
-	rxMax    int     // largest frame taken, without the virtio-net header
-	rxFrame  []byte  // assembles frames that span buffers
+	rxByHead []int32  // buffer posted at each head descriptor, -1 none
+	rxFree   []int32  // buffers not posted
+	rxMax    int      // largest frame taken, without the virtio-net header
+	rxTail   [][]byte // the pieces of a frame after its first buffer
 
 	txMu       sync.Mutex
 	txq        *Queue
@@ -265,7 +264,7 @@ func (n *Net) setupRx() error {
 		if n.dev.Has(NetFeatureGuestTSO4) || n.dev.Has(NetFeatureGuestTSO6) {
 			n.rxMax = max(n.rxMax, maxGSOFrame)
 		}
-		n.rxFrame = make([]byte, n.rxMax)
+		n.rxTail = make([][]byte, 0, n.rxMax/pageSize+1)
 	} else {
 		// 5.1.6.3.1: without mergeable buffers or guest TSO, each
 		// buffer takes a whole frame (at least 1526 bytes).
@@ -512,8 +511,9 @@ func (n *Net) receive(rx nic.Receiver) error {
 			n.rxDrop(buf)
 			continue
 		}
-		frame, good := n.rxFrame[:0], true
-		frame, good = n.appendRx(frame, data[n.hdrLen:ln])
+		// The frame spans nbuf buffers: deliver it as pieces (the
+		// receiver copies what it keeps), without assembling it here.
+		tail, total, good := n.rxTail[:0], ln-n.hdrLen, true
 		n.rxFree = append(n.rxFree, buf)
 		for range nbuf - 1 {
 			buf, ln, ok, err := n.nextRx()
@@ -523,19 +523,21 @@ func (n *Net) receive(rx nic.Receiver) error {
 				n.stats.rxDropped.Add(1)
 				return err
 			}
-			if err != nil {
+			total += ln
+			if err != nil || total > n.rxMax {
 				good = false
 			}
 			if good {
-				frame, good = n.appendRx(frame, n.rxBufs[buf].virt[:ln])
+				tail = append(tail, n.rxBufs[buf].virt[:ln])
 			}
 			n.rxFree = append(n.rxFree, buf)
 		}
+		n.rxTail = tail[:0]
 		if !good {
 			n.stats.rxDropped.Add(1)
 			continue
 		}
-		pkt.Data = frame
+		pkt.Data, pkt.Tail = data[n.hdrLen:ln:ln], tail
 		n.deliver(rx, pkt)
 	}
 }
@@ -558,26 +560,15 @@ func (n *Net) nextRx() (buf int32, ln int, ok bool, err error) {
 	return buf, int(length), true, err
 }
 
-// appendRx adds a piece to a frame being assembled, unless the frame
-// would exceed the largest frame the driver takes.
-func (n *Net) appendRx(frame, piece []byte) ([]byte, bool) {
-	if len(frame)+len(piece) > n.rxMax {
-		return frame, false
-	}
-	n0 := len(frame)
-	frame = slices.Grow(frame, len(piece))[:n0+len(piece)]
-	memcopy.Copy(frame[n0:], piece)
-	return frame, true
-}
-
 func (n *Net) deliver(rx nic.Receiver, pkt nic.RxPacket) {
-	if len(pkt.Data) < ethHdrLen || len(pkt.Data) > n.rxMax {
+	size := pkt.Len()
+	if len(pkt.Data) < ethHdrLen || size > n.rxMax {
 		n.stats.rxDropped.Add(1)
 		return
 	}
 	pkt.More = n.rxq.HasUsed()
 	n.stats.rxPackets.Add(1)
-	n.stats.rxBytes.Add(uint64(len(pkt.Data)))
+	n.stats.rxBytes.Add(uint64(size))
 	rx(pkt)
 }
 

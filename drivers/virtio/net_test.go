@@ -60,10 +60,16 @@ func newTestNet(t testing.TB, version uint32, features uint64, opts NetOptions) 
 }
 
 // collector gathers received frames, copied.
-type collector struct{ got []nic.RxPacket }
+// collector keeps received frames, each flattened into Data, and how
+// many pieces each came in.
+type collector struct {
+	got    []nic.RxPacket
+	pieces []int
+}
 
 func (c *collector) rx(p nic.RxPacket) {
-	p.Data = bytes.Clone(p.Data)
+	c.pieces = append(c.pieces, 1+len(p.Tail))
+	p.Data, p.Tail = bytes.Clone(p.Flat(nil)), nil
 	c.got = append(c.got, p)
 }
 
@@ -233,6 +239,13 @@ func TestNetReceive(t *testing.T) {
 			}
 			if !slices.EqualFunc(want, c.got, rxEqual) {
 				t.Errorf("received (-want +got):\n%s", rxDiff(want, c.got))
+			}
+			// A frame larger than a buffer arrives in the device's
+			// pieces (mergeable buffers), not assembled by the driver.
+			for i, p := range c.pieces {
+				if i < len(want) && n.mergeable && len(want[i].Data)+n.hdrLen > n.rxBufLen && p < 2 {
+					t.Errorf("frame %d (%d bytes) came in %d piece, want the device's buffers", i, len(want[i].Data), p)
+				}
 			}
 			st := n.Stats()
 			if st.RxPackets != uint64(len(sizes)) || st.RxDropped != 0 {

@@ -161,6 +161,8 @@ type Endpoint struct {
 	rxQueueFull, rxNotAttached, rxMalformed, rxBadChecksum, txDropped atomic.Uint64
 	inline                                                            atomic.Uint64
 
+	rxFlat []byte // receive's scratch for frames it must see in one piece
+
 	queues []rxQueue
 	txPool sync.Pool
 	delack *ackDelayer // nil when ACKs are not delayed
@@ -408,6 +410,14 @@ func (e *Endpoint) receive(p nic.RxPacket) {
 		e.rxNotAttached.Add(1)
 		return
 	}
+	if len(p.Tail) > 0 && (!p.ChecksumValid || len(p.Data) < minHeadPiece) {
+		// Verifying an L4 checksum, or finding the headers, needs the
+		// frame in one piece. Devices vouch for the checksums of the
+		// large frames that arrive in pieces, with the headers in the
+		// first, so this is rare.
+		e.rxFlat = p.Flat(e.rxFlat)
+		p.Data, p.Tail = e.rxFlat, nil
+	}
 	if !checksumsOK(p.Data, p.ChecksumValid) {
 		e.rxBadChecksum.Add(1)
 		return
@@ -430,6 +440,11 @@ func (e *Endpoint) receive(p nic.RxPacket) {
 // two views.
 const splitAbove = 4096
 
+// minHeadPiece is the least first piece of a frame in pieces that
+// receive classifies without flattening it: Ethernet, IP and TCP headers
+// with options (14 + 60 + 60 bytes) fit.
+const minHeadPiece = 256
+
 // packet copies a received frame into a new PacketBuffer (the device
 // reuses its buffer), in pieces (internal/memcopy: a large unaligned
 // copy is slow under TCG), with the Ethernet header consumed.
@@ -440,20 +455,55 @@ const splitAbove = 4096
 // second view for the rest, which clears little more than the frame;
 // the headers are in the first view.
 func (e *Endpoint) packet(p nic.RxPacket) *stack.PacketBuffer {
-	data := p.Data
 	var payload buffer.Buffer
-	if n := len(data); n > splitAbove && n&(n-1) != 0 {
-		head := 1 << (bits.Len(uint(n)) - 1)
-		payload.Append(copyView(data[:head]))
-		data = data[head:]
+	if len(p.Tail) == 0 {
+		data := p.Data
+		if n := len(data); n > splitAbove && n&(n-1) != 0 {
+			head := 1 << (bits.Len(uint(n)) - 1)
+			payload.Append(copyView(data[:head]))
+			data = data[head:]
+		}
+		payload.Append(copyView(data))
+	} else {
+		// Gathered from the device's pieces straight into the views.
+		n := p.Len()
+		head := n
+		if n > splitAbove && n&(n-1) != 0 {
+			head = 1 << (bits.Len(uint(n)) - 1)
+		}
+		g := gather{pieces: p.Tail, cur: p.Data}
+		payload.Append(g.view(head))
+		if head < n {
+			payload.Append(g.view(n - head))
+		}
 	}
-	payload.Append(copyView(data))
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: payload})
 	hdr, _ := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
 	eth := header.Ethernet(hdr)
 	pkt.NetworkProtocolNumber = eth.Type()
 	pkt.PktType = e.packetType(hdr[:header.EthernetAddressSize])
 	return pkt
+}
+
+// gather reads a frame in pieces in order: cur, then pieces.
+type gather struct {
+	cur    []byte
+	pieces [][]byte
+}
+
+// view returns a new view holding the next n bytes (which the pieces
+// must have).
+func (g *gather) view(n int) *buffer.View {
+	v := buffer.NewViewSize(n)
+	dst := v.AsSlice()
+	for len(dst) > 0 {
+		for len(g.cur) == 0 {
+			g.cur, g.pieces = g.pieces[0], g.pieces[1:]
+		}
+		c := memcopy.Copy(dst, g.cur)
+		dst, g.cur = dst[c:], g.cur[c:]
+	}
+	return v
 }
 
 // copyView returns a new view holding a copy of b.

@@ -272,35 +272,117 @@ func TestReceiveWithoutDispatcherCounts(t *testing.T) {
 func TestPacketCopiesFrame(t *testing.T) {
 	e := New(&replayDevice{}, Options{})
 	for _, size := range []int{60, 1514, splitAbove, splitAbove + 1, 8192, 33000, 65535} {
-		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			f := tcpFrame(1, 7)
-			for len(f) < size {
-				f = append(f, byte(len(f)*7))
+		// Whole, and in the pieces a device with 4 KiB buffers (and a
+		// 12-byte header in the first) hands over, and in odd pieces.
+		for _, cut := range []int{0, 4084, 1000} {
+			t.Run(fmt.Sprint(size, "/", cut), func(t *testing.T) {
+				f := tcpFrame(1, 7)
+				for len(f) < size {
+					f = append(f, byte(len(f)*7))
+				}
+				f = f[:size]
+				pkt := e.packet(inPieces(f, cut))
+				defer pkt.DecRef()
+				buf := pkt.ToBuffer()
+				defer buf.Release()
+				if got := buf.Flatten(); !bytes.Equal(got, f) {
+					t.Fatalf("packet holds %d bytes that differ from the %d-byte frame", len(got), len(f))
+				}
+				if got := len(pkt.LinkHeader().Slice()); got != 14 {
+					t.Errorf("link header %d bytes, want 14", got)
+				}
+				var views []int
+				vl, _ := pkt.AsViewList()
+				for v := vl.Front(); v != nil; v = v.Next() {
+					views = append(views, v.Size())
+				}
+				want := []int{size}
+				if size > splitAbove && size&(size-1) != 0 {
+					head := 1 << (bits.Len(uint(size)) - 1)
+					want = []int{head, size - head}
+				}
+				if !slices.Equal(views, want) {
+					t.Errorf("views %v, want %v", views, want)
+				}
+			})
+		}
+	}
+}
+
+// inPieces returns frame f as a device hands it over in buffers of cut
+// bytes (the first cut-long too); cut 0 is one piece. The pieces are
+// copies, as a device's buffers would be.
+func inPieces(f []byte, cut int) nic.RxPacket {
+	if cut == 0 || len(f) <= cut {
+		return nic.RxPacket{Data: bytes.Clone(f)}
+	}
+	p := nic.RxPacket{Data: bytes.Clone(f[:cut])}
+	for rest := f[cut:]; len(rest) > 0; {
+		n := min(cut, len(rest))
+		p.Tail = append(p.Tail, bytes.Clone(rest[:n]))
+		rest = rest[n:]
+	}
+	return p
+}
+
+// TestReceiveFramesInPieces sends frames in pieces through receive: a
+// corrupt one the device did not vouch for is dropped (its L4 checksum is
+// checked over all pieces), good ones arrive whole, also when the first
+// piece is too short to hold the headers.
+func TestReceiveFramesInPieces(t *testing.T) {
+	payload := string(bytes.Repeat([]byte("0123456789abcdef"), 600)) // 9600 bytes
+	good := checkedTCPFrame(payload)
+	bad := checkedTCPFrame(payload)
+	bad[len(bad)-1] ^= 0xff
+	e := New(&replayDevice{done: make(chan struct{})}, Options{})
+	defer func() { e.Close(); e.Wait() }()
+	rec := &frameRecorder{}
+	e.Attach(rec)
+	for _, tc := range []struct {
+		name  string
+		pkt   nic.RxPacket
+		valid bool
+		want  []byte // nil: dropped
+	}{
+		{"good, unverified", inPieces(good, 4084), false, good},
+		{"good, vouched for", inPieces(good, 4084), true, good},
+		{"headers split", inPieces(good, 20), true, good},
+		{"corrupt, unverified", inPieces(bad, 4084), false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec.got = nil
+			before := e.Stats().RxBadChecksum
+			tc.pkt.ChecksumValid = tc.valid
+			e.receive(tc.pkt)
+			if tc.want == nil {
+				if len(rec.got) != 0 || e.Stats().RxBadChecksum != before+1 {
+					t.Errorf("delivered %d frames, bad checksums %d -> %d; want it dropped and counted", len(rec.got), before, e.Stats().RxBadChecksum)
+				}
+				return
 			}
-			f = f[:size]
-			pkt := e.packet(nic.RxPacket{Data: f})
-			defer pkt.DecRef()
-			buf := pkt.ToBuffer()
-			defer buf.Release()
-			if got := buf.Flatten(); !bytes.Equal(got, f) {
-				t.Fatalf("packet holds %d bytes that differ from the %d-byte frame", len(got), len(f))
-			}
-			if got := len(pkt.LinkHeader().Slice()); got != 14 {
-				t.Errorf("link header %d bytes, want 14", got)
-			}
-			var views []int
-			vl, _ := pkt.AsViewList()
-			for v := vl.Front(); v != nil; v = v.Next() {
-				views = append(views, v.Size())
-			}
-			want := []int{size}
-			if size > splitAbove && size&(size-1) != 0 {
-				head := 1 << (bits.Len(uint(size)) - 1)
-				want = []int{head, size - head}
-			}
-			if !slices.Equal(views, want) {
-				t.Errorf("views %v, want %v", views, want)
+			if len(rec.got) != 1 || !bytes.Equal(rec.got[0], tc.want) {
+				t.Errorf("delivered %d frames (%v); want the %d-byte frame whole", len(rec.got), lens(rec.got), len(tc.want))
 			}
 		})
 	}
+}
+
+// frameRecorder is a NetworkDispatcher that keeps what it is handed
+// (the whole frame), delivered on the caller's goroutine.
+type frameRecorder struct{ got [][]byte }
+
+func (r *frameRecorder) DeliverNetworkPacket(_ tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
+	b := pkt.ToBuffer()
+	r.got = append(r.got, b.Flatten())
+	b.Release()
+}
+
+func (r *frameRecorder) DeliverLinkPacket(tcpip.NetworkProtocolNumber, *stack.PacketBuffer) {}
+
+func lens(bs [][]byte) []int {
+	var n []int
+	for _, b := range bs {
+		n = append(n, len(b))
+	}
+	return n
 }
