@@ -187,6 +187,41 @@ func UnmaskIRQ(line int) {
 	restoreInterrupts(was)
 }
 
+// BindIRQEventfd makes line's interrupts raise the kernel's eventfd fd
+// (by one each) instead of waking futex waiters on the line's counter,
+// so that a driver waits for them through the Go scheduler's netpoller.
+// The counter (IRQCount) still counts. The eventfd must stay open for
+// as long as the line is in use; a line is bound once.
+func BindIRQEventfd(line, fd int) error {
+	if line < 0 || line >= maxIRQLines || !irqLines[line].used {
+		return errors.New("kernel: BindIRQEventfd: bad line")
+	}
+	was := disableInterrupts()
+	defer restoreInterrupts(was)
+	fdLock.lock()
+	defer fdLock.unlock()
+	e, ok := procs[procKernel].getFD(int64(fd))
+	if !ok || e.kind != fdEventfd {
+		return errors.New("kernel: BindIRQEventfd: not an eventfd of the kernel's")
+	}
+	if !irqLines[line].eventfd.CompareAndSwap(0, e.efd+1) {
+		return errors.New("kernel: BindIRQEventfd: line already bound")
+	}
+	return nil
+}
+
+// RaiseIRQ raises line's interrupt on this CPU, as its device would
+// (a self-IPI on the line's vector), for tests of the interrupt path.
+func RaiseIRQ(line int) error {
+	if line < 0 || line >= maxIRQLines || !irqLines[line].used {
+		return errors.New("kernel: RaiseIRQ: bad line")
+	}
+	was := disableInterrupts()
+	sendIPI(thisCPU().apicID, uint8(vecDev0+line))
+	restoreInterrupts(was)
+	return nil
+}
+
 // IRQTotal returns the interrupts line has had (for statistics).
 func IRQTotal(line int) uint64 {
 	if line < 0 || line >= maxIRQLines {

@@ -11,10 +11,13 @@ import (
 // mapped uncached. Drivers themselves are ordinary Go (drivers/, wired by
 // kernel/hw); this file only keeps the tables the interrupt path reads.
 //
-// An interrupt increments its line's counter and wakes futex waiters on
-// it; the driver's goroutine waits with FUTEX_WAIT on the counter (a
-// blocking system call that parks one runtime thread, not the Go
-// scheduler). Level-triggered I/O APIC lines are masked when they fire
+// An interrupt increments its line's counter and wakes the driver: by
+// raising an eventfd of the kernel's bound to the line (BindIRQEventfd),
+// which the driver's goroutine waits on through the Go scheduler's
+// netpoller, or else by waking futex waiters on the counter (FUTEX_WAIT
+// parks a whole runtime thread, and its return from the system call
+// takes a P and wakes the runtime's sysmon when all were idle: a thread
+// switch or two per interrupt that the netpoller does not need). Level-triggered I/O APIC lines are masked when they fire
 // and unmasked by the driver once it has read the device's interrupt
 // status, which lowers the line: otherwise the line would fire again at
 // EOI, forever, before the driver runs.
@@ -36,6 +39,9 @@ type irqLine struct {
 	statusReg uintptr
 	ackReg    atomic.Uintptr
 	status    atomic.Uint32
+	// eventfd is 1 + the eventfd object the interrupt raises, 0 for
+	// none (BindIRQEventfd).
+	eventfd atomic.Int32
 }
 
 var (
@@ -61,7 +67,24 @@ func deviceInterrupt(line int) {
 		ioapicSetMask(int(l.gsi), true)
 	}
 	l.count.Add(1)
+	if k := l.eventfd.Load() - 1; k >= 0 {
+		raiseIRQEventfd(k)
+		return
+	}
 	futexWakeUp(uintptrOf(&l.count), 1<<30, ^uint32(0))
+}
+
+// raiseIRQEventfd adds one to the kernel's eventfd object k, as a write
+// of 1 would, and tells its epoll watchers (the kernel runtime's
+// netpoller). Trap context: interrupts are off, so no code on this CPU
+// holds fdLock (ordinary Go takes it with interrupts disabled).
+func raiseIRQEventfd(k int32) {
+	fdLock.lock()
+	if o := &eventfds[k]; o.refs > 0 && o.counter < eventfdMax {
+		o.counter++
+		procs[procKernel].notifyEventfd(k)
+	}
+	fdLock.unlock()
 }
 
 // allocIRQLine claims a free device vector. gsi is the I/O APIC line it

@@ -249,11 +249,6 @@ type epollSet struct {
 	idleGen atomic.Uint64
 }
 
-// readyGen counts what can make an epoll item ready: marks of pending
-// events (every readiness report and eventfd change makes one) and
-// changes to sets. It moves under fdLock.
-var readyGen atomic.Uint64
-
 var (
 	fdLock spinLock
 	epolls [maxEpolls]epollSet
@@ -427,7 +422,7 @@ func epollCollect(k int32, buf uintptr, max int) int {
 func markPending(proc uint8, fd int32) {
 	if fd >= 0 && fd < maxFDs {
 		procs[proc].fds[fd].epollPending = ^uint8(0)
-		readyGen.Add(1)
+		procs[proc].readyGen.Add(1)
 	}
 }
 

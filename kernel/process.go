@@ -6,6 +6,8 @@ package kernel
 // Go runtime (or libc) and the kernel's do not see each other's signal
 // handlers, file descriptors or program break.
 
+import "sync/atomic"
+
 const (
 	procKernel = 0
 	procApp    = 1
@@ -22,6 +24,13 @@ type process struct {
 	// started is set once the process has a thread.
 	started bool
 	prctl   prctlState
+	// readyGen counts what can make one of the process's epoll items
+	// ready: marks of pending events (every readiness report and
+	// eventfd change makes one) and changes to its sets. It moves under
+	// fdLock. Per process, so that the application's socket traffic
+	// does not make the kernel runtime's idle netpoller sets look busy
+	// (epollIdle).
+	readyGen atomic.Uint64
 }
 
 var procs [numProcs]process

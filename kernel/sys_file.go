@@ -387,7 +387,7 @@ func sysEpollCtl(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 		return errnoResult(EPERM)
 	}
 	ep := &epolls[e.epoll]
-	readyGen.Add(1) // whatever the change, the set's last idle collect is stale
+	procOf(t).readyGen.Add(1) // whatever the change, the set's last idle collect is stale
 	idx := -1
 	for k := 0; k < ep.n; k++ {
 		if ep.items[k].fd == target {
@@ -486,7 +486,7 @@ func epollWait(c *cpuLocal, t *thread, i int32, f *Frame) int64 {
 	if !space.access(buf, uintptr(max)*12, true) {
 		return errnoResult(EFAULT)
 	}
-	gen := readyGen.Load()
+	gen := procOf(t).readyGen.Load()
 	n := epollCollect(e.epoll, buf, max)
 	if n == 0 {
 		epolls[e.epoll].idleGen.Store(gen)
@@ -516,7 +516,7 @@ func epollIdle(p *process, fd int64, max int) bool {
 		return false
 	}
 	ep := &epolls[e.epoll]
-	return ep.used && ep.idleGen.Load() == readyGen.Load()
+	return ep.used && ep.idleGen.Load() == p.readyGen.Load()
 }
 
 // Linux's struct stat on x86-64 (144 bytes) and the file types core fds

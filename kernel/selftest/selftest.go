@@ -45,6 +45,7 @@ var Tests = []Test{
 	{Name: "enosys", Run: testENOSYS},
 	{Name: "dmesg", Run: testDmesg},
 	{Name: "entropy", Run: testEntropy},
+	{Name: "irq", Run: testIRQ},
 	{Name: "stress", Run: testStress},
 	{Name: "crash-panic", Run: crashPanic, Crash: true},
 	{Name: "crash-core", Run: crashCore, Crash: true},
