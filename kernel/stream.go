@@ -38,6 +38,12 @@ type StreamRing struct {
 	// when the core makes room. TxIdle: the server's sender is idle and
 	// wants a kick when the core adds data.
 	RxWant, TxIdle atomic.Uint32
+	// TxWant: the core found the send ring full (a write that got
+	// EAGAIN, or a readiness check: someone may wait for room), so the
+	// server must report readiness when it makes room. As Linux's
+	// SOCK_NOSPACE: without it, room made is not worth a report (and
+	// the wake-up of every epoll waiter that a report costs).
+	TxWant atomic.Uint32
 }
 
 // RingEOF in RxEnd marks the end of the stream.
@@ -112,10 +118,22 @@ func ringReadiness(r *StreamRing) uint32 {
 	if r.RxTail.Load() != r.RxHead.Load() || r.RxEnd.Load() != 0 {
 		ev |= epollIn
 	}
-	if r.TxTail.Load()-r.TxHead.Load() < r.TxSize || r.TxErr.Load() != 0 {
+	if txRoom(r) || r.TxErr.Load() != 0 {
 		ev |= epollOut
 	}
 	return ev
+}
+
+// txRoom reports whether the send ring has room, and if it has none,
+// asks the server for a report when it makes some (TxWant). The flag is
+// set before the second look, and the server moves TxHead before it
+// looks at the flag, so one of the two sees the other.
+func txRoom(r *StreamRing) bool {
+	if r.TxTail.Load()-r.TxHead.Load() < r.TxSize {
+		return true
+	}
+	r.TxWant.Store(1)
+	return r.TxTail.Load()-r.TxHead.Load() < r.TxSize
 }
 
 // iovec is one piece of an application buffer.
@@ -338,14 +356,14 @@ func ringSend(r *StreamRing, h int32, iov *iovList) int64 {
 	if e := r.TxErr.Load(); e != 0 {
 		return errnoResult(errno(e))
 	}
-	head, tail := r.TxHead.Load(), r.TxTail.Load()
-	room := r.TxSize - (tail - head)
 	if iov.total() == 0 {
 		return 0
 	}
-	if room == 0 {
+	if !txRoom(r) {
 		return errnoResult(EAGAIN)
 	}
+	head, tail := r.TxHead.Load(), r.TxTail.Load()
+	room := r.TxSize - (tail - head)
 	done := ringCopy(r.TxBuf, r.TxSize, tail, room, iov, false)
 	r.TxTail.Store(tail + done)
 	if r.TxIdle.CompareAndSwap(1, 0) {

@@ -72,7 +72,9 @@ func (s *Socket) Kick() {
 }
 
 // pump moves data between the endpoint and the rings until either
-// would block, and reports whether it moved any or the state changed.
+// would block, and reports whether the socket's readiness must be
+// reported: data arrived, the state changed, or the core waits for room
+// in the send ring that was made (TxWant).
 func (s *Socket) pump() bool {
 	r := s.ring
 	r.mu.Lock()
@@ -82,9 +84,17 @@ func (s *Socket) pump() bool {
 	return tx || rx
 }
 
-// pumpTx sends what the send ring holds. r.mu held.
-func (s *Socket) pumpTx() (moved bool) {
+// pumpTx sends what the send ring holds, and reports whether readiness
+// must be reported (see pump). r.mu held.
+func (s *Socket) pumpTx() (report bool) {
 	r := s.ring
+	defer func() {
+		// Room to report: TxHead moved before this look (see
+		// kernel.txRoom).
+		if r.TxWant.Load() != 0 && r.TxTail.Load()-r.TxHead.Load() < r.TxSize && r.TxWant.CompareAndSwap(1, 0) {
+			report = true
+		}
+	}()
 	for {
 		head, tail := r.TxHead.Load(), r.TxTail.Load()
 		if head == tail {
@@ -94,7 +104,7 @@ func (s *Socket) pumpTx() (moved bool) {
 			if r.TxTail.Load() != head && r.TxIdle.CompareAndSwap(1, 0) {
 				continue
 			}
-			return moved
+			return report
 		}
 		if r.TxErr.Load() != 0 {
 			r.TxHead.Store(tail) // nobody will send it
@@ -103,14 +113,13 @@ func (s *Socket) pumpTx() (moved bool) {
 		n, err := s.impl.send(r.segments(r.tx, head, tail), nil, 0)
 		if n > 0 {
 			r.TxHead.Store(head + uint32(n))
-			moved = true
 		}
 		if err == syscall.EAGAIN || err == nil && n == 0 {
-			return moved // the endpoint's EventOut pumps again
+			return report // the endpoint's EventOut pumps again
 		}
 		if err != nil {
 			r.TxErr.Store(uint32(err.(syscall.Errno)))
-			moved = true
+			report = true
 		}
 	}
 }
@@ -193,9 +202,13 @@ func (s *Socket) flushRings(timeout time.Duration) bool {
 func (s *Socket) sendRingOnce() bool {
 	r := s.ring
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	s.pumpTx()
-	return r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
+	report := s.pumpTx()
+	done := r.TxHead.Load() == r.TxTail.Load() || r.TxErr.Load() != 0
+	r.mu.Unlock()
+	if report {
+		s.publish(true)
+	}
+	return done
 }
 
 // DrainSendRing sends what the application wrote through the send ring,

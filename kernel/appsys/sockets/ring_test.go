@@ -189,3 +189,92 @@ func TestBlockingAcceptHasNoRings(t *testing.T) {
 		t.Error("a connection accepted blocking is ringable")
 	}
 }
+
+// TestRingsReportRoomOnlyWhenWanted: sending what the application wrote
+// reports nothing (a report wakes every epoll waiter) unless the core
+// found the send ring full and asked (TxWant), as Linux wakes writers
+// only after SOCK_NOSPACE; then exactly one report follows the room.
+func TestRingsReportRoomOnlyWhenWanted(t *testing.T) {
+	c, s, r, events := ringPair(t)
+	drain := func() {
+		for {
+			select {
+			case <-events:
+			case <-time.After(50 * time.Millisecond):
+				return
+			}
+		}
+	}
+	drain()
+	coreWrite(t, s, r, "response")
+	if got := read(t, c, 100); got != "response" {
+		t.Fatalf("client got %q", got)
+	}
+	select {
+	case ev := <-events:
+		t.Errorf("report %#x after room nobody asked for", ev)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// Now as a write that found the ring full: the flag, then data.
+	r.TxWant.Store(1)
+	coreWrite(t, s, r, "more")
+	if got := read(t, c, 100); got != "more" {
+		t.Fatalf("client got %q", got)
+	}
+	select {
+	case <-events:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no report after room the core asked for")
+	}
+	if r.TxWant.Load() != 0 {
+		t.Error("TxWant still set after the report")
+	}
+}
+
+// TestRingsReportEndpointRoom: a bulk write the core passes past the
+// rings (straight into the endpoint) fills the endpoint; when the peer
+// makes room, the socket reports it even though its rings moved nothing:
+// the core answers such writes EAGAIN from the readiness last reported,
+// so a stale "not writable" would leave the writer waiting for ever.
+func TestRingsReportEndpointRoom(t *testing.T) {
+	c, s, _, events := ringPair(t)
+	chunk := make([]byte, 64<<10)
+	total := 0
+	for {
+		n, err := s.Write(nil, [][]byte{chunk})
+		total += n
+		if err == syscall.EAGAIN {
+			break
+		}
+		if err != nil || total > 64<<20 {
+			t.Fatalf("Write: %d, %v after %d bytes; want EAGAIN once the endpoint is full", n, err, total)
+		}
+	}
+	for len(events) > 0 {
+		<-events
+	}
+	if ev := s.impl.readiness(); ev&EventOut != 0 {
+		t.Fatalf("readiness %#x with the endpoint full, want no EventOut", ev)
+	}
+	go func() {
+		buf := make([]byte, 64<<10)
+		for got := 0; got < total; {
+			n, err := c.Read(nil, [][]byte{buf})
+			if err != nil || n == 0 {
+				return
+			}
+			got += n
+		}
+	}()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev&EventOut != 0 {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no report of room in the endpoint after the peer read everything")
+		}
+	}
+}

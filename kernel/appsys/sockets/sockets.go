@@ -99,6 +99,10 @@ type Socket struct {
 	notify func(events uint32, edge bool)
 	entry  waiter.Entry
 	kick   *lazywake.Signal
+	// stateEvent: the endpoint reported an error or hang-up since
+	// publishLoop last looked. reported is the readiness last reported.
+	stateEvent atomic.Bool
+	reported   atomic.Uint32
 
 	// Stream rings (ring.go), for accepted non-blocking TCP connections.
 	ringable bool
@@ -206,7 +210,10 @@ func (s *Socket) SetNotify(fn func(events uint32, edge bool)) {
 		// for each segment, to spin and steal the loop.
 		kick := new(lazywake.Signal)
 		s.kick = kick
-		s.entry = waiter.NewFunctionEntry(waiter.EventIn|waiter.EventOut|waiter.EventErr|waiter.EventHUp|waiter.EventRdHUp, func(waiter.EventMask) {
+		s.entry = waiter.NewFunctionEntry(waiter.EventIn|waiter.EventOut|waiter.EventErr|waiter.EventHUp|waiter.EventRdHUp, func(m waiter.EventMask) {
+			if m&^(waiter.EventIn|waiter.EventOut) != 0 {
+				s.stateEvent.Store(true)
+			}
 			kick.Notify()
 		})
 		s.impl.queue().EventRegister(&s.entry)
@@ -227,8 +234,14 @@ func (s *Socket) publishLoop(kick *lazywake.Signal) {
 			return
 		default:
 		}
-		if s.ring != nil {
-			s.pump()
+		// A ring socket's readiness is the core's to compute from the
+		// rings: it needs a report (which wakes every epoll waiter)
+		// only when the pump says so, or the endpoint's state or
+		// readiness changed (the core also answers EAGAIN from the
+		// last reported readiness, for writes past the ring).
+		state := s.stateEvent.Swap(false)
+		if s.ring != nil && !s.pump() && !state && s.impl.readiness() == s.reported.Load() {
+			continue
 		}
 		s.publish(true)
 	}
@@ -247,7 +260,9 @@ func (s *Socket) publish(edge bool) {
 		return
 	default:
 	}
-	s.notify(s.impl.readiness(), edge)
+	ev := s.impl.readiness()
+	s.reported.Store(ev)
+	s.notify(ev, edge)
 }
 
 // Close releases the socket and wakes its blocked calls with EBADF. A
