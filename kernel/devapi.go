@@ -196,18 +196,27 @@ func BindIRQEventfd(line, fd int) error {
 	if line < 0 || line >= maxIRQLines || !irqLines[line].used {
 		return errors.New("kernel: BindIRQEventfd: bad line")
 	}
+	k, err := kernelEventfd(fd)
+	if err != nil {
+		return err
+	}
+	if !irqLines[line].eventfd.CompareAndSwap(0, k+1) {
+		return errors.New("kernel: BindIRQEventfd: line already bound")
+	}
+	return nil
+}
+
+// kernelEventfd returns the eventfd object behind the kernel's fd.
+func kernelEventfd(fd int) (int32, error) {
 	was := disableInterrupts()
 	defer restoreInterrupts(was)
 	fdLock.lock()
 	defer fdLock.unlock()
 	e, ok := procs[procKernel].getFD(int64(fd))
 	if !ok || e.kind != fdEventfd {
-		return errors.New("kernel: BindIRQEventfd: not an eventfd of the kernel's")
+		return -1, errors.New("kernel: not an eventfd of the kernel's")
 	}
-	if !irqLines[line].eventfd.CompareAndSwap(0, e.efd+1) {
-		return errors.New("kernel: BindIRQEventfd: line already bound")
-	}
-	return nil
+	return e.efd, nil
 }
 
 // RaiseIRQ raises line's interrupt on this CPU, as its device would

@@ -68,17 +68,18 @@ func deviceInterrupt(line int) {
 	}
 	l.count.Add(1)
 	if k := l.eventfd.Load() - 1; k >= 0 {
-		raiseIRQEventfd(k)
+		raiseKernelEventfd(k)
 		return
 	}
 	futexWakeUp(uintptrOf(&l.count), 1<<30, ^uint32(0))
 }
 
-// raiseIRQEventfd adds one to the kernel's eventfd object k, as a write
-// of 1 would, and tells its epoll watchers (the kernel runtime's
-// netpoller). Trap context: interrupts are off, so no code on this CPU
-// holds fdLock (ordinary Go takes it with interrupts disabled).
-func raiseIRQEventfd(k int32) {
+// raiseKernelEventfd adds one to the kernel's eventfd object k, as a
+// write of 1 would, and tells its epoll watchers (the kernel runtime's
+// netpoller). Trap context, with no core lock held: interrupts are off,
+// so no code on this CPU holds fdLock (ordinary Go takes it with
+// interrupts disabled).
+func raiseKernelEventfd(k int32) {
 	fdLock.lock()
 	if o := &eventfds[k]; o.refs > 0 && o.counter < eventfdMax {
 		o.counter++

@@ -65,6 +65,10 @@ type cpuLocal struct {
 	// sending it there made the other CPU spin on the lock meanwhile.
 	// Several wakes to one CPU in one trap also share one IPI.
 	wakeIPIs uint64
+	// raiseServer: this trap queued work for a server that waits on
+	// its eventfd (requests.armed); finishTrap raises it once the
+	// trap's locks are released.
+	raiseServer bool
 	// tlbSeen is the TLB epoch this CPU has flushed for (see
 	// tlbshootdown.go).
 	tlbSeen atomic.Uint64

@@ -466,6 +466,12 @@ func cancelWait(i int32) {
 // remote wakeups, switch threads if needed, deliver signals, and arm the
 // timer.
 func (s *scheduler) finishTrap(c *cpuLocal, ctx *Context) {
+	if c.raiseServer {
+		// First, so that a server thread it wakes here is runnable
+		// before the switch below.
+		c.raiseServer = false
+		raiseServerEventfd()
+	}
 	s.drainInbox()
 	if s.needResched {
 		s.needResched = false

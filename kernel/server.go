@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"errors"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -52,7 +54,14 @@ type requestRing struct {
 	ring       [maxThreads]int32
 	head, size int
 	waiter     int32 // a server thread blocked in sysGosvServe
+	// armed: the server found nothing (serveArm) and waits on its
+	// eventfd, to be raised when something is queued.
+	armed bool
 }
+
+// serverEventfd is 1 + the kernel's eventfd object the server waits on
+// (BindServerEventfd), 0 for none.
+var serverEventfd atomic.Int32
 
 var requests = requestRing{waiter: noThread}
 
@@ -94,12 +103,39 @@ func interruptServed(i int32) {
 // queued for the server, and wakes the server thread if it waits for
 // work (the wake comes after the unlock: it may send an IPI).
 func unlockRequestsWakingServer() {
-	w := requests.waiter
-	requests.waiter = noThread
+	w, armed := requests.waiter, requests.armed
+	requests.waiter, requests.armed = noThread, false
 	requests.lock.unlock()
 	if w != noThread {
 		wakeRestart(w)
 	}
+	if armed {
+		// Raised as the trap ends: raising takes fdLock, which callers
+		// may hold here (or locks ordered after it).
+		thisCPU().raiseServer = true
+	}
+}
+
+// raiseServerEventfd raises the server's eventfd (finishTrap, after a
+// trap queued work for an armed server).
+func raiseServerEventfd() {
+	if k := serverEventfd.Load() - 1; k >= 0 {
+		raiseKernelEventfd(k)
+	}
+}
+
+// BindServerEventfd makes the core raise the kernel's eventfd fd when it
+// queues work for a server that asked for that (ServeRequests waits
+// through the netpoller then). The eventfd must stay open.
+func BindServerEventfd(fd int) error {
+	k, err := kernelEventfd(fd)
+	if err != nil {
+		return err
+	}
+	if !serverEventfd.CompareAndSwap(0, k+1) {
+		return errors.New("kernel: BindServerEventfd: already bound")
+	}
+	return nil
 }
 
 // forward queues the running thread's call for the server, unless the
@@ -137,12 +173,17 @@ func forward(c *cpuLocal, t *thread, i int32, f *Frame, handle int32) int64 {
 	return sysBlocked
 }
 
-// serveNoWait makes sysGosvServe return 0 rather than wait.
-const serveNoWait = 1
+// serveNoWait makes sysGosvServe return 0 rather than wait; serveArm
+// (with it) also arms the server's eventfd: the next work queued raises
+// it.
+const (
+	serveNoWait = 1
+	serveArm    = 2
+)
 
 // serveRequests copies queued requests to the server's buffer, or parks
 // the server thread until there are some (unless noWait).
-func serveRequests(c *cpuLocal, i int32, f *Frame, buf uintptr, max int, noWait bool) int64 {
+func serveRequests(c *cpuLocal, i int32, f *Frame, buf uintptr, max int, flags uint64) int64 {
 	if max <= 0 || max > maxThreads {
 		return errnoResult(EINVAL)
 	}
@@ -153,7 +194,11 @@ func serveRequests(c *cpuLocal, i int32, f *Frame, buf uintptr, max int, noWait 
 	requests.lock.lock()
 	defer requests.lock.unlock()
 	if requests.size == 0 && kicks.size == 0 && interrupts.size == 0 {
-		if noWait {
+		if flags&serveArm != 0 && serverEventfd.Load() != 0 {
+			requests.armed = true
+			return 0
+		}
+		if flags&serveNoWait != 0 {
 			return 0
 		}
 		requests.waiter = i
@@ -222,6 +267,18 @@ func ServeRequests(buf []Request) (int, error) {
 	if e == 0 && r == 0 {
 		r, e = serveBlocking(uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 	}
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+// TakeRequests copies queued application calls into buf without
+// waiting. When there are none it arms the server's eventfd
+// (BindServerEventfd): the core raises it when it next queues work, so
+// the caller waits on that through the netpoller and calls again.
+func TakeRequests(buf []Request) (int, error) {
+	r, _, e := syscall.RawSyscall(sysGosvServe, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), serveNoWait|serveArm)
 	if e != 0 {
 		return 0, e
 	}

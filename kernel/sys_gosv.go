@@ -24,7 +24,7 @@ func doGosvSyscall(c *cpuLocal, t *thread, f *Frame) (r int64, ok bool) {
 	case sysGosvSpawn:
 		return spawnApp(uintptr(f.RDI), uintptr(f.RSI), uintptr(f.RDX)), true
 	case sysGosvServe:
-		return serveRequests(c, c.sched.current, f, uintptr(f.RDI), int(f.RSI), f.RDX&serveNoWait != 0), true
+		return serveRequests(c, c.sched.current, f, uintptr(f.RDI), int(f.RSI), f.RDX), true
 	case sysGosvComplete:
 		return completeRequest(int32(f.RDI), uint32(f.RSI), int64(f.RDX)), true
 	case sysGosvFDAlloc:

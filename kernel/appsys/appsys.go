@@ -11,6 +11,8 @@
 package appsys
 
 import (
+	"context"
+	"errors"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -18,6 +20,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
+	"gosv/internal/kevent"
 	"gosv/kernel"
 	"gosv/vfs"
 )
@@ -54,13 +57,32 @@ func New(fs *vfs.FS, cwd string) *Server {
 		timers: newTimers(realClock{}, coreSignaller{}, kernel.SetReady)}
 }
 
-// Run serves requests forever. It occupies one OS thread: the one that
-// blocks in the kernel waiting for requests.
+// Run serves requests forever. It waits for them through the
+// netpoller, on an eventfd the core raises when it queues work
+// (internal/kevent); if it cannot have one, it occupies an OS thread
+// that blocks in the kernel waiting for requests.
 func (s *Server) Run() {
-	runtime.LockOSThread()
+	ev, err := kevent.New()
+	if err == nil && kernel.BindServerEventfd(ev.FD()) != nil {
+		ev.Close()
+		err = errors.New("not bound")
+	}
+	if err != nil {
+		ev = nil
+		runtime.LockOSThread()
+	}
 	buf := make([]kernel.Request, 64)
 	for {
-		n, err := kernel.ServeRequests(buf)
+		var n int
+		var err error
+		if ev != nil {
+			if n, err = kernel.TakeRequests(buf); err == nil && n == 0 {
+				ev.Wait(context.Background())
+				continue
+			}
+		} else {
+			n, err = kernel.ServeRequests(buf)
+		}
 		if err != nil {
 			continue
 		}

@@ -2,14 +2,10 @@ package hw
 
 import (
 	"context"
-	"os"
-	"syscall"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"gosv/drivers/virtio"
+	"gosv/internal/kevent"
 	"gosv/kernel"
 )
 
@@ -24,7 +20,7 @@ func (DMA) Alloc(size, align int) ([]byte, uint64, error) { return kernel.AllocD
 type IRQ struct {
 	line int
 	seen uint32
-	ev   *irqEvent // nil until the first Wait, and if binding failed
+	ev   *kevent.Event // nil until the first Wait, and if binding failed
 	// tried is set once the first Wait tried to bind an eventfd.
 	tried bool
 }
@@ -64,7 +60,7 @@ const waitSlice = 100 * time.Millisecond
 func (q *IRQ) Wait(ctx context.Context) error {
 	if !q.tried {
 		q.tried = true
-		q.ev, _ = newIRQEvent(q.line)
+		q.ev = bindIRQEvent(q.line)
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -85,60 +81,24 @@ func (q *IRQ) Wait(ctx context.Context) error {
 			q.seen = c
 			return nil
 		}
-		if err := q.ev.wait(ctx); err != nil {
+		if err := q.ev.Wait(ctx); err != nil {
 			return err
 		}
 	}
 }
 
-// irqEvent is a non-blocking eventfd bound to an interrupt line and
-// registered with the netpoller.
-type irqEvent struct {
-	fd   int      // not f.Fd(), which would make the file blocking
-	f    *os.File // keeps the registration with the netpoller
-	raw  syscall.RawConn
-	done <-chan struct{} // the ctx whose cancellation raises the eventfd
-}
-
-func newIRQEvent(line int) (*irqEvent, error) {
-	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+// bindIRQEvent returns an Event the core raises at line's interrupts,
+// or nil if it cannot have one.
+func bindIRQEvent(line int) *kevent.Event {
+	ev, err := kevent.New()
 	if err != nil {
-		return nil, err
+		return nil
 	}
-	if err := kernel.BindIRQEventfd(line, fd); err != nil {
-		unix.Close(fd)
-		return nil, err
+	if err := kernel.BindIRQEventfd(line, ev.FD()); err != nil {
+		ev.Close()
+		return nil
 	}
-	// Non-blocking, so os.NewFile registers it with the netpoller. It
-	// stays open for good: the core raises it at every interrupt.
-	f := os.NewFile(uintptr(fd), "irq")
-	raw, err := f.SyscallConn()
-	if err != nil {
-		return nil, err // cannot happen for an *os.File
-	}
-	return &irqEvent{fd: fd, f: f, raw: raw}, nil
-}
-
-// wait parks until the eventfd is raised (or ctx ends), and takes its
-// count.
-func (e *irqEvent) wait(ctx context.Context) error {
-	if d := ctx.Done(); d != nil && d != e.done {
-		// Cancellation raises the eventfd, which ends the wait; the
-		// caller then sees ctx.Err(). Registered once per context.
-		e.done = d
-		context.AfterFunc(ctx, func() {
-			one := uint64(1)
-			syscall.RawSyscall(syscall.SYS_WRITE, uintptr(e.fd), uintptr(unsafe.Pointer(&one)), 8)
-		})
-	}
-	var count uint64
-	return e.raw.Read(func(fd uintptr) bool {
-		// RawSyscall: the core answers an eventfd read at once, so
-		// the runtime need not be told of a system call (entersyscall
-		// would let sysmon hand this thread's P away).
-		_, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&count)), 8)
-		return errno != syscall.EAGAIN
-	})
+	return ev
 }
 
 // Line is the kernel's number for the interrupt (kernel.RaiseIRQ).
