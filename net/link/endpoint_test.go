@@ -117,12 +117,17 @@ func TestReceiveKeepsFlowOrder(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
-		name string
-		more func(i int) bool
+		name  string
+		more  func(i int) bool
+		burst int // Options.InlineBurst
 	}{
-		{"queued", func(int) bool { return true }},
-		{"inline", func(int) bool { return false }},
-		{"mixed", func(int) bool { return rng.IntN(3) != 0 }},
+		{"queued", func(int) bool { return true }, -1},
+		{"inline", func(int) bool { return false }, -1},
+		{"mixed", func(int) bool { return rng.IntN(3) != 0 }, -1},
+		// One long batch: its first 3 frames inline, the rest queued.
+		{"burst", func(int) bool { return true }, 3},
+		// Batches of random length, the first 2 of each inline.
+		{"bursts", func(int) bool { return rng.IntN(5) != 0 }, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			more := make([]bool, len(frames))
@@ -135,7 +140,7 @@ func TestReceiveKeepsFlowOrder(t *testing.T) {
 			}
 			dev := &replayDevice{frames: frames, more: more, done: make(chan struct{})}
 			rec := &recorder{seqs: map[uint16][]uint32{}, all: make(chan struct{}), want: len(frames)}
-			e := New(dev, Options{Queues: 4, QueueLen: len(frames)})
+			e := New(dev, Options{Queues: 4, QueueLen: len(frames), InlineBurst: tc.burst})
 			e.Attach(rec)
 			select {
 			case <-rec.all:
@@ -162,10 +167,14 @@ func TestReceiveKeepsFlowOrder(t *testing.T) {
 			if st.RxQueueFull != 0 {
 				t.Errorf("RxQueueFull = %d, want 0", st.RxQueueFull)
 			}
-			// Frames with More always queue; frames without it go
-			// inline unless their queue is busy.
-			if st.RxInline > uint64(inline) || (inline == len(frames) && st.RxInline != uint64(inline)) {
+			// Without an inline burst, frames with More always queue;
+			// frames without it go inline unless their queue is busy.
+			// One batch of all frames goes inline for its first 3.
+			switch {
+			case tc.burst < 0 && (st.RxInline > uint64(inline) || (inline == len(frames) && st.RxInline != uint64(inline))):
 				t.Errorf("RxInline = %d with %d of %d frames without More", st.RxInline, inline, len(frames))
+			case tc.name == "burst" && st.RxInline != 3:
+				t.Errorf("RxInline = %d in one batch of %d frames, want the first 3", st.RxInline, len(frames))
 			}
 		})
 	}
@@ -191,7 +200,7 @@ func TestReceiveInlineWaitsForItsQueue(t *testing.T) {
 		inlineSeen = append(inlineSeen, rec.n)
 		rec.mu.Unlock()
 	}
-	e := New(dev, Options{Queues: 2, QueueLen: 8})
+	e := New(dev, Options{Queues: 2, QueueLen: 8, InlineBurst: -1})
 	e.Attach(rec)
 	select {
 	case <-dev.done:
@@ -229,7 +238,7 @@ func TestReceiveDropsWhenQueueFull(t *testing.T) {
 	// one: the other three are dropped, the runt is malformed.
 	dev := &replayDevice{frames: frames, more: []bool{true, true, true, true, true, true}, done: make(chan struct{})}
 	rec := &recorder{seqs: map[uint16][]uint32{}, all: make(chan struct{}), want: -1, block: make(chan struct{})}
-	e := New(dev, Options{Queues: 1, QueueLen: 1})
+	e := New(dev, Options{Queues: 1, QueueLen: 1, InlineBurst: -1})
 	e.Attach(rec)
 	<-dev.done
 	got := e.Stats()
