@@ -17,10 +17,11 @@ import (
 // netpoller, or else by waking futex waiters on the counter (FUTEX_WAIT
 // parks a whole runtime thread, and its return from the system call
 // takes a P and wakes the runtime's sysmon when all were idle: a thread
-// switch or two per interrupt that the netpoller does not need). Level-triggered I/O APIC lines are masked when they fire
-// and unmasked by the driver once it has read the device's interrupt
-// status, which lowers the line: otherwise the line would fire again at
-// EOI, forever, before the driver runs.
+// switch or two per interrupt that the netpoller does not need).
+// Level-triggered I/O APIC lines are masked when they fire and unmasked
+// by the driver once it has read the device's interrupt status, which
+// lowers the line: otherwise the line would fire again at EOI, forever,
+// before the driver runs.
 
 // maxIRQLines is the number of device vectors (vecDev0 up).
 const maxIRQLines = 8

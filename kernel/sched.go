@@ -467,8 +467,8 @@ func cancelWait(i int32) {
 // timer.
 func (s *scheduler) finishTrap(c *cpuLocal, ctx *Context) {
 	if c.raiseServer {
-		// First, so that a server thread it wakes here is runnable
-		// before the switch below.
+		// First, so that a netpoller thread it wakes on this CPU is
+		// runnable before the switch below.
 		c.raiseServer = false
 		raiseServerEventfd()
 	}

@@ -125,8 +125,9 @@ func raiseServerEventfd() {
 }
 
 // BindServerEventfd makes the core raise the kernel's eventfd fd when it
-// queues work for a server that asked for that (ServeRequests waits
-// through the netpoller then). The eventfd must stay open.
+// queues work for a server that asked for that (TakeRequests found
+// nothing and armed it; the server then waits on the eventfd through
+// the netpoller). The eventfd must stay open.
 func BindServerEventfd(fd int) error {
 	k, err := kernelEventfd(fd)
 	if err != nil {
