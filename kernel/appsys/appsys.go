@@ -77,7 +77,11 @@ func (s *Server) Run() {
 		var err error
 		if ev != nil {
 			if n, err = kernel.TakeRequests(buf); err == nil && n == 0 {
-				ev.Wait(context.Background())
+				if ev.Wait(context.Background()) != nil {
+					// The poller failed us: wait in the kernel from now on.
+					ev = nil
+					runtime.LockOSThread()
+				}
 				continue
 			}
 		} else {
