@@ -395,3 +395,65 @@ func lens(bs [][]byte) []int {
 	}
 	return n
 }
+
+// slowDevice takes at most room packets per Transmit call and then has
+// no room until the call after next (a device that drains its queue
+// between calls); with room 0 it never takes any.
+type slowDevice struct {
+	replayDevice
+	room, calls, sent int
+}
+
+func (d *slowDevice) Transmit(pkts []nic.TxPacket) (int, error) {
+	d.calls++
+	if d.room == 0 || d.calls%2 == 0 {
+		return 0, nil
+	}
+	n := min(d.room, len(pkts))
+	d.sent += n
+	return n, nil
+}
+
+// TestTransmitWaitsForRoom: packets a full device queue does not take
+// are handed over as the device makes room, not dropped (which left TCP
+// to its retransmission timeout); a device that never makes room gets
+// them dropped after the wait.
+func TestTransmitWaitsForRoom(t *testing.T) {
+	pkts := func(n int) []*stack.PacketBuffer {
+		var out []*stack.PacketBuffer
+		for range n {
+			out = append(out, stack.NewPacketBuffer(stack.PacketBufferOptions{ReserveHeaderBytes: 14}))
+		}
+		return out
+	}
+	release := func(ps []*stack.PacketBuffer) {
+		for _, p := range ps {
+			p.DecRef()
+		}
+	}
+
+	slow := &slowDevice{room: 2}
+	e := New(slow, Options{})
+	ps := pkts(7)
+	n, err := e.transmit(ps)
+	release(ps)
+	if n != 7 || err != nil || slow.sent != 7 {
+		t.Errorf("transmit to a slow device = %d, %v (device took %d); want all 7", n, err, slow.sent)
+	}
+	if st := e.Stats(); st.TxDropped != 0 || st.TxFullWaits != 1 {
+		t.Errorf("stats %+v, want no drops and one wait", st)
+	}
+
+	stuck := &slowDevice{room: 0}
+	e = New(stuck, Options{})
+	ps = pkts(3)
+	start := time.Now()
+	n, err = e.transmit(ps)
+	release(ps)
+	if n != 0 || err == nil || time.Since(start) < txFullWait {
+		t.Errorf("transmit to a stuck device = %d, %v after %v; want 0 and an error after %v", n, err, time.Since(start), txFullWait)
+	}
+	if st := e.Stats(); st.TxDropped != 3 {
+		t.Errorf("TxDropped = %d, want 3", st.TxDropped)
+	}
+}
