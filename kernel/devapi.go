@@ -147,7 +147,7 @@ func exitsyscall()
 // driver two register accesses and the core eight I/O APIC accesses
 // per interrupt, each a VM exit. The line must not be shared.
 func AckIRQInCore(line int, status, ack uintptr) error {
-	if line < 0 || line >= maxIRQLines || !irqLines[line].used || status == 0 || ack == 0 {
+	if !claimedLine(line) || status == 0 || ack == 0 {
 		return errors.New("kernel: AckIRQInCore: bad line or register")
 	}
 	l := &irqLines[line]
@@ -193,7 +193,7 @@ func UnmaskIRQ(line int) {
 // The counter (IRQCount) still counts. The eventfd must stay open for
 // as long as the line is in use; a line is bound once.
 func BindIRQEventfd(line, fd int) error {
-	if line < 0 || line >= maxIRQLines || !irqLines[line].used {
+	if !claimedLine(line) {
 		return errors.New("kernel: BindIRQEventfd: bad line")
 	}
 	k, err := kernelEventfd(fd)
@@ -219,10 +219,13 @@ func kernelEventfd(fd int) (int32, error) {
 	return e.efd, nil
 }
 
+// claimedLine reports whether line is a claimed device vector.
+func claimedLine(line int) bool { return line >= 0 && line < maxIRQLines && irqLines[line].used }
+
 // RaiseIRQ raises line's interrupt on this CPU, as its device would
 // (a self-IPI on the line's vector), for tests of the interrupt path.
 func RaiseIRQ(line int) error {
-	if line < 0 || line >= maxIRQLines || !irqLines[line].used {
+	if !claimedLine(line) {
 		return errors.New("kernel: RaiseIRQ: bad line")
 	}
 	was := disableInterrupts()

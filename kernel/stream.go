@@ -129,12 +129,15 @@ func ringReadiness(r *StreamRing) uint32 {
 // set before the second look, and the server moves TxHead before it
 // looks at the flag, so one of the two sees the other.
 func txRoom(r *StreamRing) bool {
-	if r.TxTail.Load()-r.TxHead.Load() < r.TxSize {
+	if r.HasTxRoom() {
 		return true
 	}
 	r.TxWant.Store(1)
-	return r.TxTail.Load()-r.TxHead.Load() < r.TxSize
+	return r.HasTxRoom()
 }
+
+// HasTxRoom reports whether the send ring has room for a byte.
+func (r *StreamRing) HasTxRoom() bool { return r.TxTail.Load()-r.TxHead.Load() < r.TxSize }
 
 // iovec is one piece of an application buffer.
 type iovec struct{ base, len uintptr }

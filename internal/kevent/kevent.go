@@ -29,9 +29,10 @@ type Event struct {
 	done <-chan struct{} // the context whose end raises the eventfd
 }
 
-// New returns a new Event. It stays open for good (what the core raises
-// must not go away).
-func New() (*Event, error) {
+// New returns a new Event once bind (the core call that makes
+// something raise it) has accepted its descriptor. It stays open for
+// good: what the core raises must not go away.
+func New(bind func(fd int) error) (*Event, error) {
 	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -39,21 +40,18 @@ func New() (*Event, error) {
 	// Non-blocking, so os.NewFile registers it with the netpoller.
 	f := os.NewFile(uintptr(fd), "kevent")
 	raw, err := f.SyscallConn()
+	if err == nil {
+		err = bind(fd)
+	}
 	if err != nil {
-		f.Close()
+		f.Close() // the core was never told to raise it
 		return nil, err
 	}
 	return &Event{fd: fd, f: f, raw: raw}, nil
 }
 
-// Close closes an Event the core was never told to raise.
-func (e *Event) Close() error { return e.f.Close() }
-
-// FD is the eventfd's descriptor, for binding it in the core.
-func (e *Event) FD() int { return e.fd }
-
-// Raise adds one to the eventfd, as the core does.
-func (e *Event) Raise() {
+// raise adds one to the eventfd, as the core does.
+func (e *Event) raise() {
 	one := uint64(1)
 	syscall.RawSyscall(syscall.SYS_WRITE, uintptr(e.fd), uintptr(unsafe.Pointer(&one)), 8)
 }
@@ -66,7 +64,7 @@ func (e *Event) Wait(ctx context.Context) error {
 		// The context's end raises the eventfd, which ends the wait.
 		// Registered once per context.
 		e.done = d
-		context.AfterFunc(ctx, e.Raise)
+		context.AfterFunc(ctx, e.raise)
 	}
 	var count uint64
 	return e.raw.Read(func(fd uintptr) bool {

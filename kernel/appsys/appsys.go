@@ -12,7 +12,6 @@ package appsys
 
 import (
 	"context"
-	"errors"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -62,13 +61,8 @@ func New(fs *vfs.FS, cwd string) *Server {
 // (internal/kevent); if it cannot have one, it occupies an OS thread
 // that blocks in the kernel waiting for requests.
 func (s *Server) Run() {
-	ev, err := kevent.New()
-	if err == nil && kernel.BindServerEventfd(ev.FD()) != nil {
-		ev.Close()
-		err = errors.New("not bound")
-	}
+	ev, err := kevent.New(kernel.BindServerEventfd)
 	if err != nil {
-		ev = nil
 		runtime.LockOSThread()
 	}
 	buf := make([]kernel.Request, 64)

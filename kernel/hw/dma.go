@@ -20,9 +20,14 @@ func (DMA) Alloc(size, align int) ([]byte, uint64, error) { return kernel.AllocD
 type IRQ struct {
 	line int
 	seen uint32
-	ev   *kevent.Event // nil until the first Wait, and if binding failed
-	// tried is set once the first Wait tried to bind an eventfd.
-	tried bool
+	ev   *kevent.Event // nil if no eventfd could be bound to the line
+}
+
+// newIRQ returns an IRQ for line, waiting through the netpoller if it
+// can have an eventfd bound to the line.
+func newIRQ(line int) *IRQ {
+	ev, _ := kevent.New(func(fd int) error { return kernel.BindIRQEventfd(line, fd) })
+	return &IRQ{line: line, seen: kernel.IRQCount(line), ev: ev}
 }
 
 var _ virtio.IRQ = (*IRQ)(nil)
@@ -33,7 +38,7 @@ func RouteGSI(gsi int, level, activeLow bool) (*IRQ, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &IRQ{line: line, seen: kernel.IRQCount(line)}, nil
+	return newIRQ(line), nil
 }
 
 // AllocMSI claims a vector for a message-signalled interrupt and returns
@@ -43,7 +48,7 @@ func AllocMSI() (q *IRQ, addr uint64, data uint32, err error) {
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	return &IRQ{line: line, seen: kernel.IRQCount(line)}, addr, data, nil
+	return newIRQ(line), addr, data, nil
 }
 
 // waitSlice bounds each futex wait, so a cancelled ctx is noticed.
@@ -58,10 +63,6 @@ const waitSlice = 100 * time.Millisecond
 // runtime's sysmon. If the eventfd cannot be had, it waits in a futex
 // system call instead (kernel.WaitIRQ).
 func (q *IRQ) Wait(ctx context.Context) error {
-	if !q.tried {
-		q.tried = true
-		q.ev = bindIRQEvent(q.line)
-	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -87,26 +88,11 @@ func (q *IRQ) Wait(ctx context.Context) error {
 	}
 }
 
-// bindIRQEvent returns an Event the core raises at line's interrupts,
-// or nil if it cannot have one.
-func bindIRQEvent(line int) *kevent.Event {
-	ev, err := kevent.New()
-	if err != nil {
-		return nil
-	}
-	if err := kernel.BindIRQEventfd(line, ev.FD()); err != nil {
-		ev.Close()
-		return nil
-	}
-	return ev
-}
-
 // Line is the kernel's number for the interrupt (kernel.RaiseIRQ).
 func (q *IRQ) Line() int { return q.line }
 
 // Polled reports whether Wait parks in the netpoller (an eventfd is
-// bound to the line) rather than in a futex system call; false until
-// the first Wait.
+// bound to the line) rather than in a futex system call.
 func (q *IRQ) Polled() bool { return q.ev != nil }
 
 // Unmask implements virtio.IRQ.

@@ -91,7 +91,7 @@ func (s *Socket) pumpTx() (report bool) {
 	defer func() {
 		// Room to report: TxHead moved before this look (see
 		// kernel.txRoom).
-		if r.TxWant.Load() != 0 && r.TxTail.Load()-r.TxHead.Load() < r.TxSize && r.TxWant.CompareAndSwap(1, 0) {
+		if r.TxWant.Load() != 0 && r.HasTxRoom() && r.TxWant.CompareAndSwap(1, 0) {
 			report = true
 		}
 	}()
